@@ -1,0 +1,258 @@
+"""Flax NNX decoder-only transformer for the llama family, qwen2 and qwen3.
+
+Layers are stored stacked (leading `layers` axis on every block weight) and run with `jax.lax.scan`, so
+compile time does not grow with depth and a checkpoint maps onto one array per weight kind. Every
+parameter carries `logical_axes` metadata that `rlar_jax.sharding` maps onto mesh axes.
+
+Attention works on a slot-indexed key/value space: without a cache the slots are the input positions;
+with a cache they are the cache rows, written at `cache_index`. A query at slot p sees slot s when
+s <= p and `kv_mask[b, s]` is set, which covers left padding, prefill and decode with one code path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rlar_jax.models.config import ModelConfig
+
+
+class KVCache(NamedTuple):
+    """Static key/value cache: k and v are [layers, batch, slots, kv_heads, head_dim]."""
+
+    k: jax.Array
+    v: jax.Array
+
+    @property
+    def max_len(self) -> int:
+        """Number of slots."""
+        return self.k.shape[2]
+
+
+def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype: jnp.dtype | None = None) -> KVCache:
+    """An all-zero cache for `batch` rows and `max_len` slots."""
+    shape = (cfg.num_layers, batch, max_len, cfg.num_kv_heads, cfg.head_dim)
+    dtype = dtype or cfg.compute_dtype
+    return KVCache(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype))
+
+
+def _param(rngs: nnx.Rngs, shape: tuple[int, ...], axes: tuple[str | None, ...], cfg: ModelConfig,
+           std: float | None = 0.02) -> nnx.Param:
+    """A parameter with logical axes; std None means ones (norm scales), 0 means zeros (biases)."""
+    dtype = cfg.weight_dtype
+    if std is None:
+        value = jnp.ones(shape, dtype)
+    elif std == 0:
+        value = jnp.zeros(shape, dtype)
+    else:
+        value = (std * jax.random.normal(rngs.params(), shape)).astype(dtype)
+    return nnx.Param(value, logical_axes=axes)
+
+
+def rms_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
+    """RMSNorm computed in float32, as Hugging Face does, then cast back."""
+    xf = x.astype(jnp.float32)
+    xf = xf * jax.lax.rsqrt(jnp.mean(xf * xf, axis=-1, keepdims=True) + eps)
+    return scale.astype(x.dtype) * xf.astype(x.dtype)
+
+
+def rope_inv_freq(cfg: ModelConfig) -> jax.Array:
+    """Inverse RoPE frequencies [head_dim // 2], including llama-3 and linear `rope_scaling`."""
+    dim = cfg.head_dim
+    inv = 1.0 / (cfg.rope_theta ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))
+    scaling = cfg.rope_scaling_dict
+    if not scaling:
+        return inv
+    kind = scaling.get("rope_type", scaling.get("type"))
+    factor = float(scaling["factor"])
+    if kind == "linear":
+        return inv / factor
+    # llama3: long wavelengths divided by `factor`, short ones kept, a smooth blend in between.
+    low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    old_ctx = float(scaling["original_max_position_embeddings"])
+    wavelen = 2 * math.pi / inv
+    scaled = jnp.where(wavelen > old_ctx / low, inv / factor, inv)
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old_ctx / high) & (wavelen <= old_ctx / low)
+    return jnp.where(medium, smoothed, scaled)
+
+
+def apply_rope(x: jax.Array, positions: jax.Array, inv_freq: jax.Array) -> jax.Array:
+    """Rotary embedding in the Hugging Face (half-split) layout. x: [B, T, H, D], positions: [B, T]."""
+    angles = positions.astype(jnp.float32)[..., None] * inv_freq  # [B, T, D/2]
+    cos = jnp.cos(angles)[:, :, None, :]
+    sin = jnp.sin(angles)[:, :, None, :]
+    xf = x.astype(jnp.float32)
+    x1, x2 = jnp.split(xf, 2, axis=-1)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return out.astype(x.dtype)
+
+
+class Blocks(nnx.Module):
+    """All decoder layers, each weight stacked along a leading `layers` axis."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        L, D, F = cfg.num_layers, cfg.hidden_size, cfg.intermediate_size
+        H, K, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        p = lambda shape, axes, std=0.02: _param(rngs, shape, axes, cfg, std)  # noqa: E731
+        self.attn_norm = p((L, D), ("layers", None), None)
+        self.wq = p((L, D, H, hd), ("layers", "embed", "heads", None))
+        self.wk = p((L, D, K, hd), ("layers", "embed", "kv_heads", None))
+        self.wv = p((L, D, K, hd), ("layers", "embed", "kv_heads", None))
+        self.wo = p((L, H, hd, D), ("layers", "heads", None, "embed"))
+        if cfg.attention_bias:
+            self.bq = p((L, H, hd), ("layers", "heads", None), 0)
+            self.bk = p((L, K, hd), ("layers", "kv_heads", None), 0)
+            self.bv = p((L, K, hd), ("layers", "kv_heads", None), 0)
+        if cfg.qk_norm:
+            self.q_norm = p((L, hd), ("layers", None), None)
+            self.k_norm = p((L, hd), ("layers", None), None)
+        self.mlp_norm = p((L, D), ("layers", None), None)
+        self.w_gate = p((L, D, F), ("layers", "embed", "mlp"))
+        self.w_up = p((L, D, F), ("layers", "embed", "mlp"))
+        self.w_down = p((L, F, D), ("layers", "mlp", "embed"))
+
+
+def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
+           kv_mask: jax.Array, inv_freq: jax.Array, k_cache: jax.Array | None, v_cache: jax.Array | None,
+           cache_index: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One pre-norm decoder layer; returns the new hidden state and this layer's (updated) keys/values."""
+    dt = x.dtype
+    B, T, _ = x.shape
+    K, hd = cfg.num_kv_heads, cfg.head_dim
+    G = cfg.num_heads // K
+    h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
+    q = jnp.einsum("btd,dhk->bthk", h, w["wq"].astype(dt))
+    k = jnp.einsum("btd,dhk->bthk", h, w["wk"].astype(dt))
+    v = jnp.einsum("btd,dhk->bthk", h, w["wv"].astype(dt))
+    if cfg.attention_bias:
+        q, k, v = q + w["bq"].astype(dt), k + w["bk"].astype(dt), v + w["bv"].astype(dt)
+    if cfg.qk_norm:
+        q = rms_norm(q, w["q_norm"], cfg.rms_norm_eps)
+        k = rms_norm(k, w["k_norm"], cfg.rms_norm_eps)
+    q = apply_rope(q, positions, inv_freq)
+    k = apply_rope(k, positions, inv_freq)
+    if k_cache is not None:
+        k_all = jax.lax.dynamic_update_slice(k_cache, k.astype(k_cache.dtype), (0, cache_index, 0, 0))
+        v_all = jax.lax.dynamic_update_slice(v_cache, v.astype(v_cache.dtype), (0, cache_index, 0, 0))
+    else:
+        k_all, v_all = k, v
+    S = k_all.shape[1]
+    q_slot = cache_index + jnp.arange(T)
+    allowed = (jnp.arange(S)[None, :] <= q_slot[:, None])[None] & kv_mask[:, None, :]  # [B, T, S]
+    qg = q.reshape(B, T, K, G, hd)
+    scores = jnp.einsum("btkgd,bskd->bkgts", qg, k_all.astype(dt)).astype(jnp.float32)
+    scores = scores / math.sqrt(hd)
+    scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1).astype(dt)
+    attn = jnp.einsum("bkgts,bskd->btkgd", probs, v_all.astype(dt)).reshape(B, T, K * G, hd)
+    x = x + jnp.einsum("bthk,hkd->btd", attn, w["wo"].astype(dt))
+    h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
+    gate = jnp.einsum("btd,df->btf", h, w["w_gate"].astype(dt))
+    up = jnp.einsum("btd,df->btf", h, w["w_up"].astype(dt))
+    x = x + jnp.einsum("btf,fd->btd", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
+    return x, k_all, v_all
+
+
+class Backbone(nnx.Module):
+    """Token embedding, stacked decoder layers and the final norm."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.embed = _param(rngs, (cfg.vocab_size, cfg.hidden_size), ("vocab", "embed"), cfg)
+        self.blocks = Blocks(cfg, rngs=rngs)
+        self.final_norm = _param(rngs, (cfg.hidden_size,), (None,), cfg, None)
+
+    def __call__(self, tokens: jax.Array, positions: jax.Array, kv_mask: jax.Array,
+                 cache: KVCache | None = None, cache_index: jax.Array | int = 0
+                 ) -> tuple[jax.Array, KVCache | None]:
+        """Final hidden states [B, T, D] and the updated cache (None when no cache was given).
+
+        tokens, positions: int32 [B, T]; kv_mask: bool [B, S] marking real (non-pad) slots, where S is
+        the cache length (or T without a cache); cache_index: slot of tokens[:, 0] in the cache.
+        """
+        cfg = self.cfg
+        x = jnp.take(self.embed[...], tokens, axis=0).astype(cfg.compute_dtype)
+        weights = {name: var[...] for name, var in vars(self.blocks).items() if isinstance(var, nnx.Param)}
+        inv_freq = rope_inv_freq(cfg)
+        cache_index = jnp.asarray(cache_index, jnp.int32)
+
+        def body(carry, xs):
+            w, kc, vc = xs
+            out, k, v = _layer(cfg, w, carry, positions, kv_mask, inv_freq, kc, vc, cache_index)
+            return out, ((k, v) if kc is not None else None)
+
+        if cfg.remat:
+            body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
+        if cache is None:
+            x, _ = jax.lax.scan(body, x, (weights, None, None))
+            new_cache = None
+        else:
+            x, (k, v) = jax.lax.scan(body, x, (weights, cache.k, cache.v))
+            new_cache = KVCache(k, v)
+        return rms_norm(x, self.final_norm[...], cfg.rms_norm_eps), new_cache
+
+
+class CausalLM(nnx.Module):
+    """Decoder-only language model (`*ForCausalLM`)."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.model = Backbone(cfg, rngs=rngs)
+        if not cfg.tie_word_embeddings:
+            self.lm_head = _param(rngs, (cfg.hidden_size, cfg.vocab_size), ("embed", "vocab"), cfg)
+
+    def hidden(self, tokens: jax.Array, positions: jax.Array, kv_mask: jax.Array,
+               cache: KVCache | None = None, cache_index: jax.Array | int = 0
+               ) -> tuple[jax.Array, KVCache | None]:
+        """Final hidden states and updated cache; see `Backbone.__call__`."""
+        return self.model(tokens, positions, kv_mask, cache, cache_index)
+
+    def logits(self, h: jax.Array) -> jax.Array:
+        """Project hidden states [..., D] to float32 vocabulary logits [..., V]."""
+        if self.cfg.tie_word_embeddings:
+            w = self.model.embed[...].astype(h.dtype)
+            return jnp.einsum("...d,vd->...v", h, w).astype(jnp.float32)
+        return jnp.einsum("...d,dv->...v", h, self.lm_head[...].astype(h.dtype)).astype(jnp.float32)
+
+    def __call__(self, tokens: jax.Array, positions: jax.Array | None = None, kv_mask: jax.Array | None = None,
+                 cache: KVCache | None = None, cache_index: jax.Array | int = 0
+                 ) -> tuple[jax.Array, KVCache | None]:
+        """Logits [B, T, V] (float32) and the updated cache. Defaults: positions 0..T-1, no padding."""
+        positions, kv_mask = _defaults(tokens, positions, kv_mask, cache)
+        h, cache = self.hidden(tokens, positions, kv_mask, cache, cache_index)
+        return self.logits(h), cache
+
+
+class SequenceClassifier(nnx.Module):
+    """Last-token score head over the same backbone (`*ForSequenceClassification`), for reward models."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.model = Backbone(cfg, rngs=rngs)
+        self.score = _param(rngs, (cfg.hidden_size, cfg.num_labels), ("embed", None), cfg)
+
+    def __call__(self, tokens: jax.Array, positions: jax.Array | None = None,
+                 kv_mask: jax.Array | None = None) -> jax.Array:
+        """Scores [B, num_labels] (float32) at each row's last non-pad token."""
+        positions, kv_mask = _defaults(tokens, positions, kv_mask, None)
+        h, _ = self.model(tokens, positions, kv_mask)
+        last = tokens.shape[1] - 1 - jnp.argmax(kv_mask[:, ::-1], axis=1)
+        h_last = jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0]
+        return jnp.einsum("bd,dl->bl", h_last, self.score[...].astype(h.dtype)).astype(jnp.float32)
+
+
+def _defaults(tokens: jax.Array, positions: jax.Array | None, kv_mask: jax.Array | None,
+              cache: KVCache | None) -> tuple[jax.Array, jax.Array]:
+    """Positions 0..T-1 and an all-true mask when not given."""
+    B, T = tokens.shape
+    if positions is None:
+        positions = jnp.broadcast_to(jnp.arange(T, dtype=jnp.int32), (B, T))
+    if kv_mask is None:
+        kv_mask = jnp.ones((B, cache.max_len if cache is not None else T), bool)
+    return positions, kv_mask
