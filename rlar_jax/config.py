@@ -1,0 +1,267 @@
+"""Typed experiment configuration: dataclass schema, YAML files and dotted command-line overrides.
+
+`load_config("configs/default.yaml", ["trainer.steps=20"])` reads the file, applies the overrides and
+builds `ExperimentConfig`. Unknown keys and values of the wrong type raise `ConfigError` naming the full
+dotted key and the expected type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or its value has the wrong type."""
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+@dataclasses.dataclass
+class ModelSection:
+    """The policy."""
+
+    name: str = "smollm2-135m-instruct"  # known name, local path (HF dir or .gguf), HF hub id, or "random"
+    dtype: str = "float32"  # parameter/activation dtype: float32 | bfloat16
+    remat: bool = False  # rematerialise each layer in the backward pass (saves memory)
+    # Only for name == "random": Hugging Face config.json keys of a randomly initialised model.
+    random_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    random_seed: int = 0
+
+
+@dataclasses.dataclass
+class MeshSection:
+    """Device mesh over all processes; -1 takes the remaining devices."""
+
+    data: int = -1
+    fsdp: int = 1
+    tensor: int = 1
+    rules: dict[str, Any] = dataclasses.field(default_factory=dict)  # logical axis -> mesh axis overrides
+
+
+@dataclasses.dataclass
+class DistributedSection:
+    """Multi-host start-up; leave empty on one host (TPU pods/SLURM discover these themselves)."""
+
+    coordinator: str | None = None  # "host:port" of process 0
+    num_processes: int | None = None
+    process_id: int | None = None
+
+
+@dataclasses.dataclass
+class DataSection:
+    """Training and held-out prompts."""
+
+    source: str = "gsm8k"  # dataset kind: gsm8k
+    train_path: str = "../shared/data/gsm8k/train.jsonl"  # local file (relative to the config's project root) or HF name
+    eval_path: str = "../shared/data/gsm8k/test.jsonl"
+    eval_size: int = 64  # held-out prompts scored before and after training
+    max_train_examples: int | None = None  # cap on training rows read
+    system_prompt: str | None = None
+    shuffle_seed: int = 0
+
+
+@dataclasses.dataclass
+class SamplingSection:
+    """Rollout sampling."""
+
+    group_size: int = 4  # G completions per prompt
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    eval_temperature: float = 0.0  # greedy held-out evaluation
+
+
+@dataclasses.dataclass
+class LossSection:
+    """GRPO objective (see rlar_jax.grpo.GRPOConfig for the meaning of each knob)."""
+
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    epsilon_low: float = 0.2
+    epsilon_high: float = 0.28
+    dual_clip: float | None = None
+    beta: float = 0.0  # KL coefficient; 0 skips the reference model entirely
+    kl_estimator: Literal["k1", "k3"] = "k3"
+    num_iterations: int = 1  # μ: updates per generation batch
+    mask_truncated_completions: bool = False
+
+
+@dataclasses.dataclass
+class OptimSection:
+    """AdamW with global-norm clipping and warmup + cosine decay."""
+
+    learning_rate: float = 1e-6
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    b1: float = 0.9
+    b2: float = 0.99
+    max_grad_norm: float = 1.0
+
+
+@dataclasses.dataclass
+class RewardsSection:
+    """Which reward system scores completions."""
+
+    system: Literal["rlar", "gsm8k"] = "rlar"  # rlar: planner/agent + sandboxed verifiers
+    library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite
+    timeout_s: float = 30.0  # per scoring call
+    processes: int = 1  # sandbox worker processes
+
+
+@dataclasses.dataclass
+class TrainerSection:
+    """The loop."""
+
+    steps: int = 20
+    prompts_per_step: int = 4  # B: prompts per step (B*G completions)
+    micro_batch_size: int = 0  # completions per gradient micro-batch; 0 = all at once
+    seed: int = 0
+    run_dir: str = "runs/default"
+    checkpoint_every: int = 10  # 0 disables checkpoints
+    keep_checkpoints: int = 2
+    resume: bool = True  # continue from the latest checkpoint in run_dir
+    eval_before: bool = True
+    eval_after: bool = True
+    tensorboard: bool = True
+    plot: bool = True  # PNG of reward and loss curves at the end
+    progress: bool = True
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One training experiment."""
+
+    model: ModelSection = dataclasses.field(default_factory=ModelSection)
+    mesh: MeshSection = dataclasses.field(default_factory=MeshSection)
+    distributed: DistributedSection = dataclasses.field(default_factory=DistributedSection)
+    data: DataSection = dataclasses.field(default_factory=DataSection)
+    sampling: SamplingSection = dataclasses.field(default_factory=SamplingSection)
+    loss: LossSection = dataclasses.field(default_factory=LossSection)
+    optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+    rewards: RewardsSection = dataclasses.field(default_factory=RewardsSection)
+    trainer: TrainerSection = dataclasses.field(default_factory=TrainerSection)
+
+
+# ------------------------------------------------------------------------------------------- building
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in typing.get_args(tp))}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp` (ints are accepted where floats are expected)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise ConfigError(f"{key}: expected one of {_type_name(tp)}, got {value!r}")
+    if isinstance(tp, types.UnionType) or origin is typing.Union:
+        errors = []
+        for arg in typing.get_args(tp):
+            try:
+                return _convert(value, arg, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{key}: expected null, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    if origin in (dict, typing.Dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping ({_type_name(tp)}), got {type(value).__name__} {value!r}")
+        _, vt = typing.get_args(tp) or (str, Any)
+        return {k: _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list ({_type_name(tp)}), got {type(value).__name__} {value!r}")
+        args = typing.get_args(tp)
+        item_t = args[0] if args else Any
+        items = [_convert(v, item_t, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got bool {value!r}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+
+
+def build(cls: type, data: dict[str, Any] | None, prefix: str = "") -> Any:
+    """Instantiate dataclass `cls` from a mapping, checking every key and type recursively."""
+    data = {} if data is None else data
+    where = prefix or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        dotted = ", ".join(f"{prefix + '.' if prefix else ''}{k}" for k in unknown)
+        raise ConfigError(f"unknown config key(s) {dotted}; valid keys under {where}: {sorted(fields)}")
+    kwargs = {k: _convert(v, hints[k], f"{prefix + '.' if prefix else ''}{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from e
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML (`1`, `true`, `[1, 2]`)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. trainer.steps=20")
+    key, raw = override.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {override!r}: empty key component")
+    node = data
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {override!r}: {p} is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read a YAML experiment file (or start from defaults), apply dotted overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        data = loaded or {}
+    for o in overrides:
+        apply_override(data, o)
+    return build(ExperimentConfig, data)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-dict form of a config (for logging and for saving next to checkpoints)."""
+    return dataclasses.asdict(cfg)
