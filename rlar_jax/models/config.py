@@ -87,13 +87,19 @@ class ModelConfig:
                     f"{source}: architecture {arch_name!r} is not supported; expected a *ForCausalLM or "
                     "*ForSequenceClassification model"
                 )
+        if d.get("use_sliding_window"):
+            raise UnsupportedModelError(f"{source}: use_sliding_window=true is not supported (full attention only)")
         bias, qk_norm = _ARCHS[model_type]
         required = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
         missing = [k for k in required if k not in d]
         if missing:
             raise ValueError(f"{source}: missing required keys {missing}")
         num_heads = int(d["num_attention_heads"])
-        rope_scaling = d.get("rope_scaling") or None
+        # transformers 5 writes rope_theta and any scaling into `rope_parameters`; older files use
+        # top-level `rope_theta` and `rope_scaling`.
+        rope_params = dict(d.get("rope_parameters") or {})
+        rope_theta = d.get("rope_theta", rope_params.pop("rope_theta", 10000.0))
+        rope_scaling = d.get("rope_scaling") or rope_params or None
         if rope_scaling is not None:
             kind = rope_scaling.get("rope_type", rope_scaling.get("type"))
             if kind not in ("llama3", "linear", "default"):
@@ -102,9 +108,8 @@ class ModelConfig:
                 )
             if kind == "default":
                 rope_scaling = None
-        # transformers 5 may nest rope_theta inside rope_parameters.
-        rope_params = d.get("rope_parameters") or {}
-        rope_theta = d.get("rope_theta", rope_params.get("rope_theta", 10000.0))
+            else:
+                rope_scaling = {k: v for k, v in rope_scaling.items() if k != "rope_theta"}
         eos = d.get("eos_token_id")
         eos_ids = tuple(eos) if isinstance(eos, (list, tuple)) else (() if eos is None else (int(eos),))
         fields = dict(
@@ -163,6 +168,8 @@ class ModelConfig:
             rms_norm_eps=self.rms_norm_eps,
             rope_theta=self.rope_theta,
             rope_scaling=self.rope_scaling_dict,
+            # transformers 5 reads RoPE settings from here; older versions from the two keys above.
+            rope_parameters={"rope_type": "default", **(self.rope_scaling_dict or {}), "rope_theta": self.rope_theta},
             max_position_embeddings=self.max_position_embeddings,
             tie_word_embeddings=self.tie_word_embeddings,
             hidden_act="silu",
