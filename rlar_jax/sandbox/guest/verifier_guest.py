@@ -1,0 +1,253 @@
+"""Guest application: runs inside the WebAssembly component, one interpreter per verifier.
+
+The host passes a verifier's source to `define`, which execs it as module `verifier`; `score` and
+`score_batch` then call its `score(prompt, response, reference, meta)`. Every failure is reported as
+JSON (kind, message, traceback, captured output) rather than escaping as a trap, except the ones the
+host enforces from outside (fuel, epoch deadline, memory growth, wasm stack, proc_exit).
+
+Only modules imported while the component is built exist at run time, so the standard-library modules
+verifiers may use are imported below at build time.
+"""
+
+import importlib
+import io
+import json
+import linecache
+import sys
+import time
+import traceback
+import types
+
+import wit_world
+from componentize_py_types import Err
+
+_STDLIB = (
+    "abc", "array", "ast", "base64", "binascii", "bisect", "calendar", "cmath", "codecs", "collections",
+    "collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal", "difflib",
+    "enum", "fractions", "functools", "graphlib", "hashlib", "heapq", "html", "html.entities",
+    "html.parser", "inspect", "io", "ipaddress", "itertools", "json", "keyword", "math", "numbers",
+    "operator", "os", "pathlib", "pprint", "random", "re", "reprlib", "secrets", "shlex", "socket",
+    "statistics", "string", "struct", "textwrap", "tokenize", "typing", "unicodedata", "urllib.parse",
+    "uuid", "weakref", "zlib",
+)
+for _name in _STDLIB:
+    try:
+        importlib.import_module(_name)
+    except Exception:  # a module the guest build lacks simply stays unavailable to verifiers
+        pass
+
+# Private references, taken before any verifier runs: a verifier that rebinds json.dumps, type or
+# isinstance in its own interpreter cannot change how its results are reported.
+_dumps = json.dumps
+_loads = json.loads
+_perf = time.perf_counter
+_type = type
+_float = float
+_int = int
+_str = str
+_len = len
+_format_exception = traceback.format_exception
+_format_exception_only = traceback.format_exception_only
+
+FILENAME = "<verifier>"
+_MESSAGE_CAP = 2000
+_TRACEBACK_CAP = 8000
+
+
+class _Capture(io.TextIOBase):
+    """stdout/stderr replacement that keeps at most `cap` characters and drops the rest cheaply."""
+
+    def __init__(self) -> None:
+        self.cap = 65536
+        self.parts = []
+        self.size = 0
+        self.dropped = 0
+
+    def reset(self) -> None:
+        self.parts = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        if _type(text) is not _str:
+            raise TypeError("write() argument must be str, not " + _type(text).__name__)
+        n = _len(text)
+        room = self.cap - self.size
+        if n <= room:
+            self.parts.append(text)
+            self.size += n
+        else:
+            if room > 0:
+                self.parts.append(text[:room])
+                self.size = self.cap
+            self.dropped += n - max(room, 0)
+        return n
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += "\n[output truncated: %d more characters dropped]" % self.dropped
+        self.reset()
+        return text
+
+
+def _no_blocking(*args, **kwargs):
+    # The epoch deadline cannot interrupt the host while it blocks on a clock, so blocking waits are
+    # refused (the process pool's watchdog covers verifiers that re-import these modules).
+    raise RuntimeError("blocking waits (time.sleep, select) are not available in the verifier sandbox")
+
+
+time.sleep = _no_blocking
+try:
+    import select as _select
+
+    _select.select = _no_blocking
+    if hasattr(_select, "poll"):
+        _select.poll = _no_blocking
+except ImportError:
+    pass
+
+_CAPTURE = _Capture()
+sys.stdout = _CAPTURE
+sys.stderr = _CAPTURE
+_state = {"score": None, "module": None}
+
+
+def _kind_of(exc: BaseException, default: str) -> str:
+    if isinstance(exc, SystemExit):
+        return "exit"
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, RecursionError):
+        return "stack"
+    return default
+
+
+def _message_of(exc: BaseException) -> str:
+    try:
+        text = "%s: %s" % (_type(exc).__name__, exc)
+    except BaseException:
+        text = _type(exc).__name__
+    return text[:_MESSAGE_CAP]
+
+
+def _traceback_of(exc: BaseException, skip_frames: int) -> str:
+    """Traceback text without the guest's own frames (the verifier's lines come from linecache)."""
+    try:
+        tb = exc.__traceback__
+        for _ in range(skip_frames):
+            if tb is not None:
+                tb = tb.tb_next
+        lines = _format_exception(_type(exc), exc, tb) if tb is not None else _format_exception_only(_type(exc), exc)
+        text = "".join(lines)
+    except BaseException:
+        return _message_of(exc)
+    if _len(text) > _TRACEBACK_CAP:
+        text = "...\n" + text[-_TRACEBACK_CAP:]
+    return text
+
+
+def _describe(value) -> str:
+    """Short, bounded description of a bad return value (never calls user-defined __repr__)."""
+    t = _type(value)
+    if t is _str:
+        return "str %r%s" % (value[:60], "... (%d chars)" % _len(value) if _len(value) > 60 else "")
+    if t is _int and value.bit_length() > 64:
+        return "int with %d bits" % value.bit_length()
+    if t in (_int, _float, bool) or value is None:
+        return "%s %r" % (t.__name__, value)
+    return "object of type %s" % t.__name__
+
+
+def _check_score(value):
+    """(score, None) for a valid score, else (None, message). bool, str, NaN, inf are rejected."""
+    t = _type(value)
+    if t is _float:
+        v = value
+    elif t is _int:
+        if value < 0 or value > 1:
+            return None, "score must be in [0, 1], got " + _describe(value)
+        v = _float(value)
+    else:
+        return None, "score must be an int or float in [0, 1], got " + _describe(value)
+    if not (0.0 <= v <= 1.0):  # also false for NaN
+        return None, "score must be a finite number in [0, 1], got " + _describe(value)
+    return v, None
+
+
+def _report(score, kind, message, tb, seconds) -> dict:
+    return {"score": score, "kind": kind, "message": message, "traceback": tb,
+            "output": _CAPTURE.take(), "seconds": seconds}
+
+
+def _score_one(prompt, response, reference, meta):
+    """Run one call; returns (score, kind, message, traceback)."""
+    fn = _state["score"]
+    if fn is None:
+        return None, "define", "no verifier defined in this instance", ""
+    try:
+        value = fn(prompt, response, reference, meta)
+    except BaseException as exc:
+        return None, _kind_of(exc, "exception"), _message_of(exc), _traceback_of(exc, 1)
+    score, problem = _check_score(value)
+    if problem is not None:
+        return None, "invalid_score", problem, ""
+    return score, None, "", ""
+
+
+class WitWorld(wit_world.WitWorld):
+    def define(self, source: str, output_cap: int) -> None:
+        _CAPTURE.reset()
+        _CAPTURE.cap = output_cap
+        start = _perf()
+        if _state["module"] is not None:
+            raise Err(_dumps(_report(None, "define", "this instance already holds a verifier", "", 0.0)))
+        linecache.cache[FILENAME] = (_len(source), None, source.splitlines(True), FILENAME)
+        module = types.ModuleType("verifier")
+        module.__file__ = FILENAME
+        sys.modules["verifier"] = module  # dataclasses and friends look the module up by name
+        try:
+            code = compile(source, FILENAME, "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        except BaseException as exc:
+            kind = _kind_of(exc, "define")
+            raise Err(_dumps(_report(None, kind, _message_of(exc), _traceback_of(exc, 1), _perf() - start)))
+        fn = module.__dict__.get("score")
+        if not callable(fn):
+            raise Err(_dumps(_report(None, "define", "the verifier must define a function "
+                                     "`score(prompt, response, reference, meta) -> float`", "", _perf() - start)))
+        _state["module"] = module
+        _state["score"] = fn
+        _CAPTURE.take()
+
+    def cases(self) -> str:
+        module = _state["module"]
+        if module is None:
+            raise Err(_dumps(_report(None, "define", "no verifier defined in this instance", "", 0.0)))
+        if "CASES" not in module.__dict__:
+            raise Err(_dumps(_report(None, "define", "the verifier must define a module-level CASES list of "
+                                     "(prompt, response, reference, meta, expected_score)", "", 0.0)))
+        try:
+            return _dumps(list(module.__dict__["CASES"]))
+        except BaseException as exc:
+            raise Err(_dumps(_report(None, "define", "CASES must be a list of JSON-compatible tuples: "
+                                     + _message_of(exc), "", 0.0)))
+
+    def score(self, prompt: str, response: str, reference: str, meta_json: str) -> float:
+        start = _perf()
+        meta = {} if meta_json == "{}" else _loads(meta_json)
+        score, kind, message, tb = _score_one(prompt, response, reference, meta)
+        if kind is None and _CAPTURE.size == 0 and not _CAPTURE.dropped:
+            return score
+        raise Err(_dumps(_report(score, kind, message, tb, _perf() - start)))
+
+    def score_batch(self, rows_json: str) -> str:
+        out = []
+        for prompt, response, reference, meta in _loads(rows_json):
+            start = _perf()
+            score, kind, message, tb = _score_one(prompt, response, reference, meta)
+            out.append([score, kind, message, tb, _CAPTURE.take(), _perf() - start])
+        return _dumps(out)
