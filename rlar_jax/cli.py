@@ -13,6 +13,9 @@ import sys
 # Command groups, in the order of the data flow. Each module defines `register(subparsers) -> None`.
 _COMMAND_MODULES: tuple[str, ...] = (
     "rlar_jax.sandbox.cli",
+    "rlar_jax.models.cli",
+    "rlar_jax.train_cli",
+    "rlar_jax.rewards.cli",
 )
 
 

@@ -110,7 +110,9 @@ class OptimSection:
 class RewardsSection:
     """Which reward system scores completions."""
 
-    system: Literal["rlar", "gsm8k"] = "rlar"  # rlar: planner/agent + sandboxed verifiers
+    system: Literal["rlar", "gsm8k", "custom"] = "rlar"  # rlar: planner/agent + sandboxed verifiers;
+    # gsm8k: the sandboxed math_answer verifier alone; custom: `custom` below
+    custom: str | None = None  # "module:attr" of trusted user code: a RewardFn or a zero-argument factory
     library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite
     timeout_s: float = 30.0  # per scoring call
     processes: int = 1  # sandbox worker processes

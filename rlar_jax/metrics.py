@@ -1,0 +1,87 @@
+"""Per-step metrics: JSONL (the record of truth), TensorBoard scalars, and PNG curves."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLogger:
+    """Appends one JSON object per step to `<run_dir>/metrics.jsonl` and mirrors scalars to TensorBoard."""
+
+    def __init__(self, run_dir: str | Path, *, tensorboard: bool = True, enabled: bool = True):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "metrics.jsonl"
+        self.enabled = enabled
+        self._tb = None
+        if enabled:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if tensorboard:
+                from tensorboardX import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def truncate_from(self, step: int) -> None:
+        """Drop records of steps >= `step` (they are recomputed after a resume)."""
+        if not (self.enabled and self.path.exists()):
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", -1) < step]
+        self.path.write_text("".join(line + "\n" for line in keep))
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Write one record (must contain an integer `step`)."""
+        if not self.enabled:
+            return
+        with self.path.open("a") as f:
+            f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
+        if self._tb is not None:
+            step = int(record["step"])
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tb.add_scalar(key, value, step)
+            self._tb.flush()
+
+    def close(self) -> None:
+        """Flush and close TensorBoard."""
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """All records of a run directory's metrics.jsonl."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics.jsonl in {run_dir}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_curves(run_dir: str | Path, out: str | Path | None = None,
+                keys: tuple[str, ...] = ("reward/mean", "loss")) -> Path:
+    """PNG with one panel per metric key (plus per-task reward curves when present); returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run_dir)
+    task_keys = sorted({k for r in records for k in r if k.startswith("reward/task/") and k.endswith("/mean")})
+    panels = list(keys) + task_keys
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], panels):
+        pts = [(r["step"], r[key]) for r in records
+               if isinstance(r.get(key), (int, float)) and not math.isnan(r[key])]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, marker="o", markersize=3)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out) if out is not None else Path(run_dir) / "curves.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,164 @@
+"""Scoring engine: score a rollout batch by each sample's plan.
+
+Each sample's reward is the weighted mean of its plan's component scores. Verifier components run in
+the WebAssembly sandbox, one `score_batch` call per (verifier, batch) so the per-call cost is paid
+once; reward-model components call a batched scorer. A failed component (exception, fuel, deadline,
+invalid score, missing verifier) makes that sample's reward NaN; the engine itself never raises for a
+bad sample. Every sample gets provenance: plan id, component scores, errors and seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from rlar_jax.data import Example
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoringComponent:
+    """One reward function of a plan, as the engine needs it."""
+
+    kind: str  # "verifier" | "reward_model"
+    id: str
+    weight: float
+    meta: tuple[tuple[str, Any], ...] = ()  # extra meta merged over the example's meta
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoringPlan:
+    """The components that score one query."""
+
+    plan_id: str
+    components: tuple[ScoringComponent, ...]
+
+
+class VerifierBackend(Protocol):
+    """The sandbox (or a pool of sandboxes): `score_batch(source, rows) -> list[ScoreResult]`."""
+
+    def score_batch(self, source: str, rows: list[dict]) -> list[Any]:
+        ...
+
+
+# A batched reward model: (prompts, responses, references, metas) -> scores in [0, 1] (NaN on failure).
+RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
+
+
+class ScoringEngine:
+    """Scores (example, completion) pairs with per-example plans.
+
+    plan_for: example -> ScoringPlan (the planner/agent/library resolver, or a static table).
+    verifier_source: verifier id -> source text (seed file or library entry).
+    """
+
+    def __init__(self, backend: VerifierBackend, plan_for: Callable[[Sequence[Example]], list[ScoringPlan]],
+                 verifier_source: Callable[[str], str], reward_models: dict[str, RewardModelFn] | None = None,
+                 on_scored: Callable[[list[ScoringPlan], np.ndarray, dict], None] | None = None):
+        self.backend = backend
+        self.plan_for = plan_for
+        self.verifier_source = verifier_source
+        self.reward_models = dict(reward_models or {})
+        self.on_scored = on_scored
+        self.stats: Counter[str] = Counter()
+
+    def score(self, examples: Sequence[Example], completions: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """float32[N] rewards (NaN = failed) and provenance per sample."""
+        n = len(completions)
+        if len(examples) != n:
+            raise ValueError(f"got {len(examples)} examples for {n} completions; expected one example per completion")
+        try:
+            plans = self.plan_for(examples)
+        except Exception as e:  # a broken planner must not stop training: every sample fails, counted
+            log.exception("reward planning failed")
+            self.stats["planning_failures"] += 1
+            prov = [{"plan_id": None, "components": {}, "errors": {"plan": f"{type(e).__name__}: {e}"}}] * n
+            return np.full(n, np.nan, np.float32), prov
+        comp_scores: dict[tuple[int, str], float] = {}
+        errors: dict[int, dict[str, str]] = defaultdict(dict)
+        seconds: dict[tuple[int, str], float] = {}
+        # Group samples by component so each verifier / reward model is called once per batch.
+        by_component: dict[tuple[str, str, tuple], list[int]] = defaultdict(list)
+        for i, plan in enumerate(plans):
+            for c in plan.components:
+                by_component[(c.kind, c.id, c.meta)].append(i)
+        for (kind, cid, cmeta), idx in by_component.items():
+            key = f"{kind}:{cid}"
+            rows = [{"prompt": examples[i].query, "response": completions[i], "reference": examples[i].reference,
+                     "meta": {**examples[i].meta, **dict(cmeta)}} for i in idx]
+            t0 = time.perf_counter()
+            results = self._run_component(kind, cid, rows)
+            dt = (time.perf_counter() - t0) / max(len(idx), 1)
+            for i, (score, err) in zip(idx, results):
+                comp_scores[(i, key)] = score
+                seconds[(i, key)] = dt
+                if err:
+                    errors[i][key] = err
+                    self.stats[f"failures/{key}"] += 1
+        rewards = np.empty(n, np.float32)
+        provenance = []
+        for i, plan in enumerate(plans):
+            total, wsum, failed, comps = 0.0, 0.0, False, {}
+            for c in plan.components:
+                key = f"{c.kind}:{c.id}"
+                s = comp_scores.get((i, key), math.nan)
+                comps[key] = s
+                failed |= math.isnan(s)
+                total += c.weight * s
+                wsum += c.weight
+            rewards[i] = math.nan if failed or wsum <= 0 else total / wsum
+            provenance.append({"plan_id": plan.plan_id, "components": comps, "errors": dict(errors.get(i, {})),
+                               "seconds": sum(seconds.get((i, f"{c.kind}:{c.id}"), 0.0) for c in plan.components)})
+        self.stats["samples"] += n
+        self.stats["failed_samples"] += int(np.isnan(rewards).sum())
+        if self.on_scored is not None:
+            try:
+                self.on_scored(plans, rewards, {"components": comp_scores, "errors": errors})
+            except Exception:
+                log.exception("reward bookkeeping failed")  # the library must never stop training
+        return rewards, provenance
+
+    def close(self) -> None:
+        """Close the verifier backend (sandbox stores or pool workers)."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+
+    def _run_component(self, kind: str, cid: str, rows: list[dict]) -> list[tuple[float, str | None]]:
+        """[(score, error or None)] for rows; all NaN with the error when the component cannot run."""
+        try:
+            if kind == "verifier":
+                source = self.verifier_source(cid)
+                out = []
+                for r in self.backend.score_batch(source, rows):
+                    err = None if r.error_kind is None else f"{r.error_kind}: {r.message}"[:500]
+                    out.append((float(r.score) if err is None else math.nan, err))
+                return out
+            if kind == "reward_model":
+                fn = self.reward_models.get(cid)
+                if fn is None:
+                    raise KeyError(f"reward model {cid!r} is not loaded (known: {sorted(self.reward_models)})")
+                scores = list(fn([r["prompt"] for r in rows], [r["response"] for r in rows],
+                                 [r["reference"] for r in rows], [r["meta"] for r in rows]))
+                if len(scores) != len(rows):
+                    raise ValueError(f"reward model {cid!r} returned {len(scores)} scores for {len(rows)} rows")
+                return [_checked(float(s)) for s in scores]
+            raise ValueError(f"unknown component kind {kind!r}; expected verifier or reward_model")
+        except Exception as e:
+            log.warning("reward component %s:%s failed for %d samples: %s", kind, cid, len(rows), e)
+            return [(math.nan, f"{type(e).__name__}: {e}"[:500])] * len(rows)
+
+
+def _checked(score: float) -> tuple[float, str | None]:
+    """A reward-model score in [0, 1], or NaN with the reason (never clamped)."""
+    if math.isnan(score) or not 0.0 <= score <= 1.0:
+        return math.nan, f"invalid_score: {score!r} is not in [0, 1]"
+    return score, None

@@ -1,0 +1,62 @@
+"""Reward systems selected by `rewards.system` in the experiment config."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from rlar_jax.config import RewardsSection
+from rlar_jax.data import Example
+from rlar_jax.rewards.base import RewardFn
+from rlar_jax.rewards.engine import ScoringComponent, ScoringEngine, ScoringPlan
+
+# The fixed, single-verifier reward of `rewards.system: gsm8k` (no planner, no agent).
+STATIC_VERIFIERS = {"math": "math_answer"}
+
+
+def static_plans(verifiers: dict[str, str]):
+    """plan_for() that gives every example of task T the one verifier `verifiers[T]`."""
+    plans = {task: ScoringPlan(f"static:{vid}", (ScoringComponent("verifier", vid, 1.0),))
+             for task, vid in verifiers.items()}
+
+    def plan_for(examples: Sequence[Example]) -> list[ScoringPlan]:
+        missing = sorted({e.task for e in examples} - set(plans))
+        if missing:
+            raise KeyError(f"no static verifier for task(s) {missing}; known: {sorted(plans)}")
+        return [plans[e.task] for e in examples]
+
+    return plan_for
+
+
+def load_custom(spec: str | None) -> RewardFn:
+    """Import a trusted, user-written reward function given as "module:attr" (a RewardFn or a factory)."""
+    if not spec or ":" not in spec:
+        raise ValueError(f"rewards.custom must be 'module:attr' when rewards.system is custom, got {spec!r}")
+    module, attr = spec.split(":", 1)
+    obj = getattr(importlib.import_module(module), attr)
+    fn = obj() if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "score")) else obj
+    if not hasattr(fn, "score"):
+        raise TypeError(f"rewards.custom {spec!r} is not a reward function (no score method)")
+    return fn
+
+
+def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
+    """The configured reward system over a sandbox (one process) or a sandbox pool (several)."""
+    if cfg.system == "custom":
+        return load_custom(cfg.custom)
+    from rlar_jax.sandbox import Sandbox, SandboxPool, load_verifier
+
+    backend = SandboxPool(processes=cfg.processes) if cfg.processes > 1 else Sandbox()
+    sources: dict[str, str] = {}
+
+    def source(vid: str) -> str:
+        if vid not in sources:
+            sources[vid] = load_verifier(vid)
+        return sources[vid]
+
+    if cfg.system == "gsm8k":
+        return ScoringEngine(backend, static_plans(STATIC_VERIFIERS), source)
+    from rlar_jax.rewards.system import build_rlar_engine
+
+    return build_rlar_engine(cfg, run_dir, backend)

@@ -1,0 +1,322 @@
+"""The GRPO loop: prompts → rollout → rewards → update, with checkpoints, metrics and evaluation.
+
+Every process runs this same program. Each takes its own slice of the step's prompts, scores its own
+rollouts on its own CPUs, and the rewards enter the jitted update as one globally sharded array.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.experimental import multihost_utils
+
+from rlar_jax import data as data_lib
+from rlar_jax.checkpoint import Checkpointer
+from rlar_jax.config import ExperimentConfig, to_dict
+from rlar_jax.grpo import GRPOConfig, group_advantages, make_optimizer, make_train_step, token_logprobs_chunked
+from rlar_jax.metrics import MetricsLogger, plot_curves
+from rlar_jax.policy import build_policy, mesh_rules, param_count
+from rlar_jax.rewards.base import RewardFn, check_rewards
+from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
+from rlar_jax.sharding import MeshConfig, batch_sharding, initialize_distributed, make_mesh
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_path(path: str) -> str:
+    """A data path as given if it exists, else relative to the project root (configs use ../shared/...)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return str(p)
+    alt = PROJECT_ROOT / path
+    return str(alt) if alt.exists() else path
+
+
+def make_logprob_fn(temperature: float, chunk: int = 64):
+    """Per-token log-probs and entropy of the completion part of `batch["tokens"]` under the policy.
+
+    Logits are divided by the sampling temperature (as TRL does), so the ratio against the sampler's
+    log-probs is exactly 1 before the first update.
+    """
+    inv_t = 1.0 / temperature if temperature > 0 else 1.0
+
+    def logprob_fn(model: nnx.Module, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        tokens, mask = batch["tokens"], batch["attn_mask"]
+        n_completion = batch["completion_mask"].shape[1]
+        prompt_len = tokens.shape[1] - n_completion
+        positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
+        h, _ = model.hidden(tokens[:, :-1], positions[:, :-1], mask[:, :-1].astype(bool))
+        h = h[:, prompt_len - 1:]
+        return token_logprobs_chunked(h, lambda x: model.logits(x) * inv_t, tokens[:, prompt_len:], chunk)
+
+    return logprob_fn
+
+
+def host_local(x: jax.Array, mesh: jax.sharding.Mesh) -> np.ndarray:
+    """This process's rows of a batch-sharded global array."""
+    if jax.process_count() == 1:
+        return np.asarray(jax.device_get(x))
+    from jax.sharding import PartitionSpec as P
+
+    from rlar_jax.sharding import BATCH_AXES
+
+    return np.asarray(multihost_utils.global_array_to_host_local_array(x, mesh, P(BATCH_AXES)))
+
+
+def to_global(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
+    """Assemble per-process rows into one array sharded over (data, fsdp)."""
+    return jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x)
+
+
+def gather(x: np.ndarray) -> np.ndarray:
+    """Concatenate a per-process host array across processes (identity with one process)."""
+    if jax.process_count() == 1:
+        return x
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+class Trainer:
+    """Runs one experiment. `reward_fn` defaults to the configured reward system."""
+
+    def __init__(self, cfg: ExperimentConfig, reward_fn: RewardFn | None = None):
+        self.cfg = cfg
+        d = cfg.distributed
+        initialize_distributed(d.coordinator, d.num_processes, d.process_id)
+        self.is_main = jax.process_index() == 0
+        self.mesh = make_mesh(MeshConfig(cfg.mesh.data, cfg.mesh.fsdp, cfg.mesh.tensor))
+        self.policy = build_policy(cfg.model, self.mesh, mesh_rules(cfg.mesh.rules))
+        self.run_dir = Path(cfg.trainer.run_dir)
+        self.reward_fn = reward_fn if reward_fn is not None else self._default_reward_fn()
+        s = cfg.sampling
+        self.group_size = s.group_size
+        eos = tuple(self.policy.tokenizer.eos_ids)
+        self.sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
+                                       top_k=s.top_k, group_size=s.group_size, stop_token_ids=eos)
+        self.eval_sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature,
+                                            group_size=1, stop_token_ids=eos)
+        L = cfg.loss
+        self.grpo = GRPOConfig(loss_type=L.loss_type, scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low,
+                               epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,
+                               kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
+                               mask_truncated_completions=L.mask_truncated_completions,
+                               max_completion_length=s.max_new_tokens, group_size=s.group_size)
+        o = cfg.optim
+        self.tx = make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
+                                 o.b1, o.b2, o.max_grad_norm)
+        n_proc = jax.process_count()
+        if cfg.trainer.prompts_per_step % n_proc:
+            raise ValueError(f"trainer.prompts_per_step ({cfg.trainer.prompts_per_step}) must divide by the "
+                             f"number of processes ({n_proc})")
+        self.local_prompts = cfg.trainer.prompts_per_step // n_proc
+        rows = cfg.trainer.prompts_per_step * s.group_size
+        mb = cfg.trainer.micro_batch_size or rows
+        if rows % mb:
+            raise ValueError(f"trainer.micro_batch_size ({mb}) must divide prompts_per_step x group_size ({rows})")
+        self.logprob_fn = make_logprob_fn(s.temperature)
+        graphdef, _, _ = nnx.split(self.policy.model, nnx.Param, ...)
+        self.graphdef = graphdef
+        self.step_fn = make_train_step(graphdef, self.grpo, self.tx, self.logprob_fn, rows // mb)
+        self.ref_state = None
+        if L.beta > 0:  # the reference model exists only when the KL term is on
+            self.ref_state = jax.tree.map(jnp.copy, nnx.state(self.policy.model, nnx.Param))
+        dc = cfg.data
+        self.train_examples = data_lib.shuffled(
+            data_lib.load_gsm8k(resolve_path(dc.train_path), system_prompt=dc.system_prompt,
+                                limit=dc.max_train_examples), dc.shuffle_seed)
+        self.eval_examples = data_lib.load_gsm8k(resolve_path(dc.eval_path), system_prompt=dc.system_prompt,
+                                                 limit=dc.eval_size) if dc.eval_size else []
+
+    # ------------------------------------------------------------------------------------ rewards
+    def _default_reward_fn(self) -> RewardFn:
+        from rlar_jax.rewards.static import build_reward_fn
+
+        return build_reward_fn(self.cfg.rewards, self.run_dir)
+
+    # ------------------------------------------------------------------------------------ rollout
+    def _rollout(self, examples: Sequence[data_lib.Example], sampling: SamplingConfig, key: jax.Array
+                 ) -> tuple[Rollout, list[str], dict[str, float]]:
+        timings: dict[str, float] = {}
+        prompt_ids = encode_prompts(self.policy.tokenizer, [list(e.messages) for e in examples])
+        rollout = generate(self.policy.model, prompt_ids, sampling, key, pad_id=self.policy.tokenizer.pad_id,
+                           eos_ids=tuple(self.policy.tokenizer.eos_ids), mesh=self.mesh, timings=timings)
+        texts = decode_completions(self.policy.tokenizer, rollout)
+        return rollout, texts, timings
+
+    def _score(self, examples: Sequence[data_lib.Example], texts: list[str]) -> tuple[np.ndarray, list[dict]]:
+        rewards, provenance = self.reward_fn.score(examples, texts)
+        return check_rewards(rewards, len(texts), type(self.reward_fn).__name__), provenance
+
+    def evaluate(self, examples: Sequence[data_lib.Example], batch: int = 16) -> dict[str, float]:
+        """Mean reward (greedy by default) over `examples`, split across processes."""
+        n_proc, rank = jax.process_count(), jax.process_index()
+        per = math.ceil(len(examples) / n_proc)
+        mine = list(examples[rank * per:(rank + 1) * per])
+        scores: list[float] = []
+        for i in range(0, per, batch):
+            chunk = mine[i:i + batch]
+            chunk = chunk + [examples[0]] * (min(batch, per - i) - len(chunk))  # equal shapes on every process
+            _, texts, _ = self._rollout(chunk, self.eval_sampling, jax.random.key(0))
+            r, _ = self._score(chunk, texts)
+            scores.extend(r[: len(mine[i:i + batch])].tolist())
+        allr = gather(np.asarray(scores + [np.nan] * (per - len(scores)), np.float32))
+        allr = allr[~np.isnan(allr)] if allr.size else allr
+        return {"eval/reward_mean": float(allr.mean()) if allr.size else float("nan"),
+                "eval/accuracy": float((allr >= 0.999).mean()) if allr.size else float("nan"),
+                "eval/n": int(allr.size)}
+
+    # ------------------------------------------------------------------------------------ one step
+    def _train_batch(self, rollout: Rollout, rewards_local: np.ndarray) -> tuple[dict[str, jax.Array], jax.Array]:
+        rewards = to_global(rewards_local, self.mesh)
+        adv, valid = jax.jit(group_advantages, static_argnums=(1, 2))(rewards, self.group_size,
+                                                                       self.grpo.scale_rewards)
+        tokens = jnp.concatenate([rollout.prompt_ids, rollout.completion_ids], axis=1)
+        attn = jnp.concatenate([rollout.prompt_mask, rollout.completion_mask], axis=1)
+        batch = {"tokens": tokens, "attn_mask": attn, "completion_mask": rollout.completion_mask,
+                 "old_logp": rollout.logprobs, "advantages": adv, "valid": valid, "truncated": rollout.truncated}
+        if self.ref_state is not None:
+            batch["ref_logp"] = self._ref_logp(self.ref_state, batch)
+        return batch, rewards
+
+    def _ref_logp(self, ref_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
+        if not hasattr(self, "_ref_fn"):
+            _, _, rest = nnx.split(self.policy.model, nnx.Param, ...)
+
+            def ref_fn(params, rest, batch):
+                return self.logprob_fn(nnx.merge(self.graphdef, params, rest), batch)[0]
+
+            self._ref_fn = jax.jit(ref_fn)
+            self._ref_rest = rest
+        return jax.lax.stop_gradient(self._ref_fn(ref_state, self._ref_rest, batch))
+
+    def run(self) -> dict[str, Any]:
+        """Train for `trainer.steps` steps (resuming if a checkpoint exists); returns the summary."""
+        cfg, tc = self.cfg, self.cfg.trainer
+        G, B = self.group_size, tc.prompts_per_step
+        logger = MetricsLogger(self.run_dir, tensorboard=tc.tensorboard, enabled=self.is_main)
+        ckpt = Checkpointer(self.run_dir / "checkpoints", keep=tc.keep_checkpoints) if tc.checkpoint_every else None
+        _, params, rest = nnx.split(self.policy.model, nnx.Param, ...)
+        opt_state = jax.jit(self.tx.init)(params)
+        rng, start, position = jax.random.key(tc.seed), 0, 0
+        summary: dict[str, Any] = {"params": param_count(self.policy.model)}
+        if ckpt is not None and tc.resume and ckpt.latest_step() is not None:
+            state, meta = ckpt.restore(ckpt.latest_step(),
+                                       {"params": params, "opt_state": opt_state, "rng": rng})
+            params, opt_state, rng = state["params"], state["opt_state"], state["rng"]
+            start, position = meta["step"], meta["position"]
+            summary.update(meta.get("summary", {}))
+            logger.truncate_from(start)
+            log.info("resumed from step %d (data position %d)", start, position)
+        nnx.update(self.policy.model, params)
+        if tc.eval_before and start == 0 and self.eval_examples:
+            summary["eval_before"] = self.evaluate(self.eval_examples)
+            log.info("eval before training: %s", summary["eval_before"])
+        bar = None
+        if tc.progress and self.is_main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=tc.steps, initial=start, desc="grpo", unit="step")
+        rank = jax.process_index()
+        for step in range(start, tc.steps):
+            t_step = time.perf_counter()
+            examples = data_lib.batch_at(self.train_examples, position + rank * self.local_prompts,
+                                         self.local_prompts)
+            key = jax.random.fold_in(rng, step)
+            t0 = time.perf_counter()
+            rollout, texts, timings = self._rollout(examples, self.sampling, key)
+            timings["rollout"] = time.perf_counter() - t0
+            samples = [e for e in examples for _ in range(G)]
+            t0 = time.perf_counter()
+            rewards_local, provenance = self._score(samples, texts)
+            timings["reward"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            batch, _ = self._train_batch(rollout, rewards_local)
+            for _ in range(self.grpo.num_iterations):
+                params, opt_state, m = self.step_fn(params, rest, opt_state, batch)
+            m = jax.device_get(m)
+            timings["update"] = time.perf_counter() - t0
+            nnx.update(self.policy.model, params)
+            position += B
+            timings["step"] = time.perf_counter() - t_step
+            rewards = gather(rewards_local)
+            lengths = gather(host_local(rollout.lengths, self.mesh))
+            all_examples = [e for e in examples for _ in range(G)]
+            if jax.process_count() > 1:  # per-task stats need every process's task tags
+                tags = gather(np.asarray([hash(e.task) % 2**31 for e in all_examples], np.int64))
+                names = {hash(e.task) % 2**31: e.task for e in all_examples}
+                all_examples = [data_lib.Example((), "", names.get(int(t), str(int(t)))) for t in tags]
+            rec = step_metrics(step, m, rewards, all_examples, lengths, G, provenance, timings,
+                               int(lengths.sum()))
+            logger.log(rec)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(reward=f"{rec['reward/mean']:.3f}", loss=f"{rec['loss']:.4f}")
+            if ckpt is not None and ((step + 1) % tc.checkpoint_every == 0 or step + 1 == tc.steps):
+                ckpt.save(step + 1, {"params": params, "opt_state": opt_state, "rng": rng},
+                          {"step": step + 1, "position": position,
+                           "summary": {k: v for k, v in summary.items() if k.startswith("eval_before")}})
+        if bar is not None:
+            bar.close()
+        if tc.eval_after and self.eval_examples:
+            summary["eval_after"] = self.evaluate(self.eval_examples)
+            log.info("eval after training: %s", summary["eval_after"])
+        summary["steps"] = tc.steps
+        if self.is_main:
+            write_summary(self.run_dir, summary, cfg)
+            if tc.plot and logger.path.exists():
+                summary["plot"] = str(plot_curves(self.run_dir))
+        logger.close()
+        if ckpt is not None:
+            ckpt.close()
+        return summary
+
+    def close(self) -> None:
+        """Release reward-system resources."""
+        close = getattr(self.reward_fn, "close", None)
+        if close is not None:
+            close()
+
+
+def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, examples: Sequence[data_lib.Example],
+                 lengths: np.ndarray, group_size: int, provenance: list[dict], timings: dict[str, float],
+                 new_tokens: int) -> dict[str, Any]:
+    """The JSONL record of one step."""
+    rec: dict[str, Any] = {"step": step}
+    rec.update({k: float(v) for k, v in m.items()})
+    finite = rewards[~np.isnan(rewards)]
+    rec["reward/mean"] = float(finite.mean()) if finite.size else float("nan")
+    rec["reward/std"] = float(finite.std()) if finite.size else float("nan")
+    rec["reward/failed"] = int(np.isnan(rewards).sum())
+    groups = rewards.reshape(-1, group_size)
+    rec["frac_reward_zero_std"] = float(np.mean([np.nanstd(g) == 0 if not np.isnan(g).all() else 1.0 for g in groups]))
+    tasks = [e.task for e in examples]
+    for task in sorted(set(tasks)):
+        vals = rewards[[i for i, t in enumerate(tasks) if t == task]]
+        vals = vals[~np.isnan(vals)]
+        rec[f"reward/task/{task}/mean"] = float(vals.mean()) if vals.size else float("nan")
+    rec["completion/mean_length"] = float(lengths.mean())
+    rec["completion/max_length"] = int(lengths.max())
+    rec.update({f"time/{k}": round(v, 4) for k, v in timings.items()})
+    rec["tokens_per_s"] = new_tokens / max(timings.get("rollout", 0.0), 1e-9)
+    plans = Counter(p.get("plan_id", "?") for p in provenance)
+    rec["reward/plans"] = dict(plans)
+    return rec
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any], cfg: ExperimentConfig) -> None:
+    """Write summary.json (eval before/after, final metrics) and the config next to it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True))
+
