@@ -54,6 +54,25 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield i, row
 
 
+def iter_rows(source: str | Path, config: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ("file:line" or "name[split]#i", row) from a local JSONL file or a Hugging Face dataset.
+
+    A source that is not an existing path is read as a hub dataset "owner/name[:split]" (split defaults
+    to train) through `datasets.load_dataset`; that needs network access or a populated HF cache.
+    """
+    path = Path(source)
+    if path.exists() or str(source).endswith((".jsonl", ".jsonl.gz", ".json")):
+        for line, row in read_jsonl(path):
+            yield f"{path}:{line}", row
+        return
+    name, _, split = str(source).partition(":")
+    import datasets
+
+    ds = datasets.load_dataset(name, config, split=split or "train")
+    for i, row in enumerate(ds):
+        yield f"{name}[{split or 'train'}]#{i}", dict(row)
+
+
 def require(row: dict[str, Any], field: str, where: str, kind: type = str) -> Any:
     """row[field], checked for presence and type; errors name `where` (file:line) and the field."""
     if field not in row:
@@ -76,8 +95,7 @@ def load_gsm8k(path: str | Path, *, system_prompt: str | None = None, limit: int
                instruction: str = GSM8K_INSTRUCTION) -> list[Example]:
     """GSM8K rows (`question`, `answer` ending in `#### N`) as math examples; reference = final answer."""
     out = []
-    for line, row in read_jsonl(path):
-        where = f"{path}:{line}"
+    for where, row in iter_rows(path, config="main"):
         question = require(row, "question", where)
         answer = require(row, "answer", where)
         if "####" not in answer:
@@ -85,7 +103,7 @@ def load_gsm8k(path: str | Path, *, system_prompt: str | None = None, limit: int
         final = answer.rsplit("####", 1)[1].strip().replace(",", "")
         prompt = f"{question}\n\n{instruction}" if instruction else question
         out.append(Example(_messages(prompt, system_prompt), final, "math",
-                           {"rationale": answer}, f"gsm8k:{Path(path).name}:{line}"))
+                           {"rationale": answer}, f"gsm8k:{where}"))
         if limit is not None and len(out) >= limit:
             break
     return out
