@@ -1,0 +1,318 @@
+"""Task signatures: which queries share one reward plan.
+
+The dataset's task tag wins when present (plus salient meta: the language pair of a translation, whether
+a coding task ships tests); otherwise the signature is built from features of the query itself (its
+detected family and the kinds of explicit format constraints it states, e.g. "instruction:json+max_words").
+The agent is therefore consulted once per new kind of query. `mode="per_query"` keys by query hash instead.
+Format-constraint values (the word limit itself) are not part of the signature: they are re-read from
+each query at scoring time by `extract_constraints`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from typing import Any, Mapping
+
+SIGNATURE_MODES: tuple[str, ...] = ("task", "per_query")
+
+LANGUAGES: dict[str, str] = {
+    "english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it", "portuguese": "pt",
+    "dutch": "nl", "russian": "ru", "chinese": "zh", "mandarin": "zh", "japanese": "ja", "korean": "ko",
+    "czech": "cs", "polish": "pl", "ukrainian": "uk", "arabic": "ar", "hindi": "hi", "turkish": "tr",
+    "swedish": "sv", "finnish": "fi", "greek": "el", "hebrew": "he", "croatian": "hr", "icelandic": "is",
+    "estonian": "et", "romanian": "ro", "vietnamese": "vi", "indonesian": "id", "danish": "da",
+}
+_LANG = "|".join(sorted(LANGUAGES, key=len, reverse=True))
+
+# Dataset task tags -> (family, qualifier); matched in order against the lower-cased tag.
+_TAGS: tuple[tuple[str, str, str | None], ...] = (
+    (r"gsm8k|math|aime|amc|svamp|asdiv|arith", "math", None),
+    (r"mbpp|humaneval|code|apps|leetcode|livecodebench|program", "code", None),
+    (r"wmt|transl|flores|iwslt|opus", "translation", None),
+    (r"mmlu|arc[-_]|^arc$|hellaswag|gpqa|commonsense|multiple[-_ ]?choice|mcq|piqa|openbookqa", "other", "mc"),
+    (r"triviaqa|^nq|natural[-_]?questions|squad|exact|short[-_]?answer|factoid", "other", "exact"),
+    (r"ifeval|instruct|format|constraint", "instruction", None),
+    (r"hh|harmless|helpful|dialog|chat|llmbar|alpaca|sharegpt|oasst|conversation|preference", "dialogue", None),
+)
+
+_TEST_KEYS = ("tests", "test_list", "test_cases", "unit_tests", "test")
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+            "nine": 9, "ten": 10}
+_NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
+_I = re.IGNORECASE
+
+_CODE = (
+    re.compile(r"```|\bdef \w+\s*\(|\bclass \w+\s*[:(]|\bimport \w+"),
+    re.compile(r"\b(?:write|implement|create|complete|fix|define|code)\b[^.\n]{0,60}\b(?:function|program|"
+               r"script|class|method|snippet|algorithm|one-liner)\b", _I),
+    re.compile(r"\b(?:python|javascript|typescript|java|c\+\+|rust|golang|sql|bash)\b[^.\n]{0,40}\b(?:function|"
+               r"program|script|code|query)\b", _I),
+)
+_TRANSLATE = re.compile(r"\btranslat(?:e|ion|ing)\b", _I)
+_TARGET = re.compile(rf"\b(?:into|to)\s+({_LANG})\b", _I)
+_TARGET_IN = re.compile(rf"\bin\s+({_LANG})\b", _I)  # weaker cue ("say it in French"), used only as a fallback
+_SOURCE = re.compile(rf"\bfrom\s+({_LANG})\b|\b({_LANG})\s+(?:text|sentence|passage|source|phrase)\b", _I)
+_LATEX = re.compile(r"\\(?:frac|sqrt|cdot|times|int|sum|pi|le|ge|left|right|begin|binom|log)\b|\$[^$\n]+\$|"
+                    r"\\\(|\\\[")
+_MATH_WORDS = re.compile(r"\b(?:solve|compute|calculate|evaluate|simplify|how many|how much|how far|how long|"
+                         r"how old|what is the (?:sum|product|value|remainder|area|probability|number|total|"
+                         r"average)|find the|integral|derivative|equation|percent|remainder)\b", _I)
+_ARITH = re.compile(r"\d\s*[-+*/×÷^=]\s*\d")
+_OPTION_LINE = re.compile(r"^\s*\(?([A-E])[\).:]\s+\S", re.MULTILINE)
+_OPTION_INLINE = re.compile(r"\(([A-E])\)\s*\w")
+# End of a word list: punctuation, or a following clause with its own instruction verb.
+_LIST_END = (r"(.+?)(?=,?\s+(?:and|but|while|then)\s+(?:also\s+)?(?:include|use|mention|write|answer|respond|make|"
+             r"end|keep|wrap|do|don't|never|give|reply)\b|[.;\n]|$)")
+_TURNS = re.compile(r"^\s*(?:Human|User|Assistant)\s*:", re.MULTILINE)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryFeatures:
+    """What the planner needs to know about one query."""
+
+    family: str
+    task: str | None = None
+    constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lang_pair: str | None = None
+    has_tests: bool = False
+    multiple_choice: bool = False
+    short_answer: bool = False
+    has_reference: bool = False
+
+    @property
+    def constraint_kinds(self) -> list[str]:
+        """Sorted names of the format constraints the query states."""
+        return sorted(self.constraints)
+
+
+def _num(text: str) -> int:
+    return int(text) if text.isdigit() else _NUMBERS[text.lower()]
+
+
+def _word_list(text: str) -> list[str]:
+    """Words named in an instruction: quoted items if any, else a comma/and/or separated list."""
+    quoted = re.findall(r"[\"“'‘]([^\"”'’]{1,40})[\"”'’]", text)
+    items = quoted or re.split(r",\s*|\s+(?:and|or|nor)\s+", text)
+    out = []
+    for item in items:
+        item = item.strip(" .;:!?\"'“”‘’").strip()
+        if item and len(item.split()) <= 3 and item.lower() not in ("the", "a", "an"):
+            out.append(item)
+    return out[:10]
+
+
+def extract_constraints(query: str) -> dict[str, Any]:
+    """Explicit format constraints stated in `query`, as verifier meta (`format_constraints` reads them).
+
+    Keys: json, max_words, min_words, max_sentences, think_tags, forbidden_words, keywords, lowercase,
+    uppercase, bullets, paragraphs, end_with, no_commas.
+    """
+    q = query
+    c: dict[str, Any] = {}
+    if re.search(r"\b(?:in|as|using|into|valid|return|output|respond with|format(?:ted)?(?: as)?)\b[^.\n]{0,30}"
+                 r"\bjson\b|\bjson\s+(?:format|object|only)\b", q, _I):
+        c["json"] = True
+    m = re.search(rf"\b(at most|no more than|fewer than|less than|under|a maximum of|not exceed(?:ing)?|up to)\s+"
+                  rf"{_NUM}\s+words?\b", q, _I)
+    if m:
+        n = _num(m.group(2))
+        c["max_words"] = n - 1 if m.group(1).lower() in ("fewer than", "less than") else n
+    m = re.search(rf"\b(at least|no fewer than|no less than|more than|a minimum of)\s+{_NUM}\s+words?\b", q, _I)
+    if m:
+        n = _num(m.group(2))
+        c["min_words"] = n + 1 if m.group(1).lower() == "more than" else n
+    m = re.search(rf"\b(?:at most|no more than|up to)\s+{_NUM}\s+sentences?\b", q, _I)
+    if m:
+        c["max_sentences"] = _num(m.group(1))
+    if re.search(r"<think>|\bthink(?:ing)? tags?\b", q, _I):
+        c["think_tags"] = True
+    # Forbidden words first, then blank them out so "use the word X" is not also read as a keyword.
+    rest = q
+    m = re.search(r"\b(?:do not|don't|never|without|avoid)\s+(?:use|using|say|saying|mention|mentioning|include|"
+                  r"including|the)?\s*(?:the\s+|any of the\s+)?(?:words?|terms?|phrases?)\s+" + _LIST_END, q, _I)
+    if m:
+        words = _word_list(m.group(1))
+        if words:
+            c["forbidden_words"] = words
+        rest = q[:m.start()] + q[m.end():]
+    m = re.search(r"\b(?:include|including|use|mention|contain|containing)\s+(?:the\s+|all of the\s+)?"
+                  r"(?:key ?words?|words?|terms?|phrases?)\s+" + _LIST_END, rest, _I)
+    if m:
+        words = _word_list(m.group(1))
+        if words:
+            c["keywords"] = words
+    if re.search(r"\b(?:all|only|entirely|in)\s+(?:in\s+)?lower ?case\b|\blower ?case letters only\b", q, _I):
+        c["lowercase"] = True
+    if re.search(r"\ball capital letters\b|\ball caps\b|\b(?:all|only|entirely|in)\s+(?:in\s+)?upper ?case\b", q, _I):
+        c["uppercase"] = True
+    m = re.search(rf"\bexactly\s+{_NUM}\s+bullet(?: points?|s)?\b", q, _I)
+    if m:
+        c["bullets"] = _num(m.group(1))
+    m = re.search(rf"\bexactly\s+{_NUM}\s+paragraphs?\b", q, _I)
+    if m:
+        c["paragraphs"] = _num(m.group(1))
+    m = re.search(r"\bend (?:your|the) (?:response|answer|reply|text) with (?:the (?:exact )?phrase\s+)?"
+                  r"[\"“']([^\"”']+)[\"”']", q, _I)
+    if m:
+        c["end_with"] = m.group(1)
+    if re.search(r"\b(?:do not|don't|without|never)\s+(?:use|using)\s+(?:any\s+)?commas\b|\bno commas\b", q, _I):
+        c["no_commas"] = True
+    return c
+
+
+_BULLET = r"^[ \t]*[-*•][ \t]"
+
+
+def constraints_to_meta(constraints: Mapping[str, Any]) -> dict[str, Any]:
+    """Extracted constraints as the meta keys the seed `format_constraints` verifier reads.
+
+    Kinds it has no key for become its `regex` / `forbidden_regex` patterns (exact bullet and paragraph
+    counts, sentence limits, case, closing phrase, commas).
+    """
+    meta: dict[str, Any] = {}
+    regex: list[str] = []
+    forbidden: list[str] = []
+    for key in ("json", "max_words", "min_words", "forbidden_words"):
+        if key in constraints:
+            meta[key] = constraints[key]
+    if constraints.get("think_tags"):
+        meta["think"] = True
+    if constraints.get("keywords"):
+        meta["required_words"] = list(constraints["keywords"])
+    if "bullets" in constraints:  # exactly N lines starting with a bullet marker
+        regex.append(r"(?ms)\A(?:(?!%s).)*(?:%s(?:(?!%s).)*){%d}\Z" % (_BULLET, _BULLET, _BULLET, constraints["bullets"]))
+    if "paragraphs" in constraints:  # exactly N blocks separated by blank lines
+        regex.append(r"(?s)\A\s*\S(?:(?!\n[ \t]*\n).)*(?:\n[ \t]*\n\s*\S(?:(?!\n[ \t]*\n).)*){%d}\s*\Z"
+                     % (constraints["paragraphs"] - 1))
+    if "max_sentences" in constraints:  # N-1 full sentences, then at most one more (final punctuation optional)
+        regex.append(r"(?s)\A\s*(?:[^.!?]*[.!?]+\s*){0,%d}(?:[^.!?]*[.!?]*\s*)?\Z" % (constraints["max_sentences"] - 1))
+    if "end_with" in constraints:
+        regex.append(re.escape(constraints["end_with"].strip()) + r"\s*\Z")
+    if constraints.get("lowercase"):
+        forbidden.append("[A-Z]")
+    if constraints.get("uppercase"):
+        forbidden.append("[a-z]")
+    if constraints.get("no_commas"):
+        forbidden.append(",")
+    if regex:
+        meta["regex"] = regex
+    if forbidden:
+        meta["forbidden_regex"] = forbidden
+    return meta
+
+
+def _tests_in(meta: Mapping[str, Any]) -> bool:
+    return any(meta.get(k) for k in _TEST_KEYS)
+
+
+def _lang_pair(query: str, task: str | None, meta: Mapping[str, Any]) -> str | None:
+    for key in ("lang_pair", "language_pair", "langs"):
+        if isinstance(meta.get(key), str) and meta[key].strip():
+            return meta[key].strip().lower().replace("_", "-")
+    for s, t in (("src_lang", "tgt_lang"), ("source_lang", "target_lang")):
+        if meta.get(s) and meta.get(t):
+            return f"{str(meta[s]).lower()}-{str(meta[t]).lower()}"
+    if task:
+        m = re.search(r"([a-z]{2,3})[-_]([a-z]{2,3})$", task)
+        if m:
+            return f"{m.group(1)}-{m.group(2)}"
+    tgt = _TARGET.search(query) or _TARGET_IN.search(query)
+    if not tgt:
+        return None
+    src = _SOURCE.search(query)
+    src_code = LANGUAGES[(src.group(1) or src.group(2)).lower()] if src else "xx"
+    return f"{src_code}-{LANGUAGES[tgt.group(1).lower()]}"
+
+
+def _is_multiple_choice(query: str, meta: Mapping[str, Any]) -> bool:
+    if isinstance(meta.get("choices") or meta.get("options"), (list, dict)):
+        return True
+    letters = set(_OPTION_LINE.findall(query)) or set(_OPTION_INLINE.findall(query))
+    return len(letters) >= 3 and {"A", "B"} <= letters
+
+
+def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
+    if _tests_in(meta) or any(p.search(query) for p in _CODE):
+        return "code"
+    if _TRANSLATE.search(query) and (_TARGET.search(query) or _TARGET_IN.search(query)):
+        return "translation"
+    if _is_multiple_choice(query, meta):
+        return "other"
+    if _LATEX.search(query) or (re.search(r"\d", query) and (_MATH_WORDS.search(query) or _ARITH.search(query))):
+        return "math"
+    if _TURNS.search(query):
+        return "dialogue"
+    return None
+
+
+def _tag_family(task: str) -> tuple[str | None, str | None]:
+    for pattern, family, qualifier in _TAGS:
+        if re.search(pattern, task):
+            return family, qualifier
+    return None, None
+
+
+def analyse_query(query: str, task: str | None = None, meta: Mapping[str, Any] | None = None,
+                  reference: str | None = None) -> QueryFeatures:
+    """Detect a query's task family and salient features (tag first, then the query text)."""
+    if not isinstance(query, str):
+        raise TypeError(f"query: expected str, got {type(query).__name__}")
+    meta = dict(meta or {})
+    tag = task.strip().lower().replace(" ", "_") if isinstance(task, str) and task.strip() else None
+    reference = reference if reference is not None else meta.get("reference")
+    has_ref = isinstance(reference, str) and bool(reference.strip())
+    constraints = extract_constraints(query)
+    family, qualifier = _tag_family(tag) if tag else (None, None)
+    detected = _detect_family(query, meta)
+    family = family or detected
+    mc = qualifier == "mc" or (family in (None, "other") and _is_multiple_choice(query, meta))
+    short = qualifier == "exact" or (has_ref and not mc and len(str(reference).split()) <= 10)
+    if family is None:
+        if constraints:
+            family = "instruction"
+        elif has_ref and short:
+            family = "other"
+        else:
+            family = "dialogue"
+    return QueryFeatures(
+        family=family, task=tag, constraints=constraints,
+        lang_pair=_lang_pair(query, tag, meta) if family == "translation" else None,
+        has_tests=family == "code" and _tests_in(meta), multiple_choice=mc and family == "other",
+        short_answer=short and family == "other" and not mc, has_reference=has_ref,
+    )
+
+
+def signature_of(features: QueryFeatures) -> str:
+    """Signature text of analysed features (see `task_signature`)."""
+    parts = [f"task:{features.task}" if features.task else features.family]
+    if features.family == "translation" and features.lang_pair and not (
+            features.task and features.task.endswith(features.lang_pair)):
+        parts.append(features.lang_pair)
+    if features.has_tests:
+        parts.append("has_tests")
+    if features.multiple_choice and not features.task:
+        parts.append("mc")
+    if features.short_answer and not features.task:
+        parts.append("exact")
+    if not features.has_reference and features.family in ("math", "translation", "other"):
+        parts.append("noref")
+    if features.constraints:
+        parts.append("+".join(features.constraint_kinds))
+    return ":".join(parts)
+
+
+def task_signature(query: str, task: str | None = None, meta: Mapping[str, Any] | None = None, *,
+                   reference: str | None = None, mode: str = "task") -> str:
+    """The key under which a plan is cached: e.g. "task:gsm8k", "translation:en-de", "instruction:json+max_words".
+
+    `mode="per_query"` gives every distinct query (with its tag and meta) its own plan.
+    """
+    if mode not in SIGNATURE_MODES:
+        raise ValueError(f"mode: expected one of {list(SIGNATURE_MODES)}, got {mode!r}")
+    if mode == "per_query":
+        blob = json.dumps([query, task, dict(meta or {}), reference], sort_keys=True, default=str)
+        return "query:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return signature_of(analyse_query(query, task, meta, reference))
