@@ -71,7 +71,7 @@ def check_keys(cfg: ModelConfig, head: str, source: TensorSource) -> None:
     """Raise CheckpointError listing missing/unexpected keys, or naming the first mis-shaped tensor."""
     abstract = abstract_model(cfg, head)
     expected: dict[str, tuple[int, ...]] = {}
-    for path, var in nnx.state(abstract, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(abstract, nnx.Param)):
         expected.update(P.expected_hf_shapes(_path(path), tuple(var.get_value().shape), cfg))
     present = set(source.keys())
     ignorable = {k for k in present if k.endswith(P.IGNORED_SUFFIXES)}
@@ -129,12 +129,12 @@ def build_model(cfg: ModelConfig, head: str, source: TensorSource, mesh: Mesh | 
     abstract = abstract_model(cfg, head)
     graphdef, state = nnx.split(abstract)
     if mesh is not None:
-        shardings = dict(param_shardings(abstract, mesh, DEFAULT_RULES if rules is None else rules).flat_state())
+        shardings = dict(nnx.to_flat_state(param_shardings(abstract, mesh, DEFAULT_RULES if rules is None else rules)))
     else:
         shardings = {}
     default = SingleDeviceSharding(jax.devices()[0])
     dtype = np.dtype(cfg.weight_dtype)
-    for path, var in state.flat_state():
+    for path, var in nnx.to_flat_state(state):
         if not isinstance(var, nnx.Param):
             continue
         sharding = shardings.get(path, default)

@@ -72,7 +72,7 @@ def _host(x: jax.Array) -> np.ndarray:
 def hf_state_dict(model: nnx.Module, cfg: ModelConfig) -> dict[str, np.ndarray]:
     """Our parameters as HF-named arrays in the HF layout, through the key map in `params.py`."""
     out: dict[str, np.ndarray] = {}
-    for path, var in nnx.state(model, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         name = ".".join(str(k) for k in path)
         rule = P.rule_for(name)
         value = _host(var.get_value())

