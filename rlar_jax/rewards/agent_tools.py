@@ -179,6 +179,11 @@ class AgentToolbox:
 
     # -------------------------------------------------------------------------------------- plans
     def _plan(self, plan: Any) -> RewardPlan:
+        if isinstance(plan, str):  # some models send the nested object as a JSON string
+            try:
+                plan = json.loads(plan)
+            except ValueError as e:
+                raise PlanError([f"plan: expected a JSON object, got a string that is not JSON ({e})"]) from e
         if not isinstance(plan, dict):
             raise PlanError([f"plan: expected a JSON object, got {type(plan).__name__}"])
         data = {k: v for k, v in plan.items() if k not in ("task_signature", "created_by", "version", "plan_id")}

@@ -64,9 +64,7 @@ def _plan(args: argparse.Namespace) -> int:
     agent = None
     try:
         if config.enabled:
-            from rlar_jax.sandbox import Sandbox
-
-            sandbox = Sandbox()
+            sandbox = _LazySandbox()
             agent = RewardAgent(config, library, sandbox, catalog, planner)
         resolver = PlanResolver(library, planner, agent, mode=args.mode)
         item = {"query": args.query, "task": args.task, "reference": args.reference, "meta": meta}
@@ -79,6 +77,30 @@ def _plan(args: argparse.Namespace) -> int:
         if sandbox is not None:
             sandbox.close()
         library.close()
+
+
+class _LazySandbox:
+    """Starts the WebAssembly sandbox only if the agent writes or tests a verifier."""
+
+    def __init__(self) -> None:
+        self._sandbox = None
+
+    def _get(self):
+        if self._sandbox is None:
+            from rlar_jax.sandbox import Sandbox
+
+            self._sandbox = Sandbox()
+        return self._sandbox
+
+    def validate(self, source: str):
+        return self._get().validate(source)
+
+    def score_batch(self, source: str, rows: list[dict]):
+        return self._get().score_batch(source, rows)
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
 
 
 def _library(args: argparse.Namespace) -> int:

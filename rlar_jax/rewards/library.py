@@ -20,13 +20,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from rlar_jax.rewards.plan import RewardPlan
 
 log = logging.getLogger(__name__)
 
 PLAN_TOTAL = "*"  # component id under which the combined reward of a plan may be recorded
+_KIND_PREFIXES = ("verifier:", "reward_model:")
 SEED_TASKS: dict[str, tuple[str, ...]] = {
     "math_answer": ("math",), "code_tests": ("code",), "translation_chrf": ("translation",),
     "translation_bleu": ("translation",), "exact_match": ("other",), "multiple_choice": ("other",),
@@ -130,6 +131,11 @@ class Library:
             self._db.executescript(_SCHEMA)
         if seeds:
             self.ensure_seeds()
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path, shared_path: str | Path | None = None, **kwargs: Any) -> "Library":
+        """The configured library: `shared_path` (rewards.library) if set, else `<run_dir>/reward_library.sqlite`."""
+        return cls(Path(shared_path) if shared_path else Path(run_dir) / "reward_library.sqlite", **kwargs)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -299,6 +305,23 @@ class Library:
                              "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (plan_id, component_id, len(vals), n_fail, groups, zero, time.time()))
             self._prune(plan_id, component_id)
+
+    def record_scored(self, plan_ids: Sequence[str], components: Sequence[Mapping[str, float]],
+                      rewards: Sequence[float], group_size: int) -> None:
+        """Record a scored rollout batch: per sample its plan id, component scores and combined reward.
+
+        Samples are in contiguous groups of `group_size` (one query each). Component keys may be plain ids
+        or the scoring engine's "kind:id"; the combined reward is recorded under PLAN_TOTAL.
+        """
+        per_plan: dict[str, dict[str, list[float]]] = {}
+        for pid, comps, reward in zip(plan_ids, components, rewards):
+            rows = per_plan.setdefault(pid, {PLAN_TOTAL: []})
+            rows[PLAN_TOTAL].append(reward)
+            for key, score in comps.items():
+                rows.setdefault(key.split(":", 1)[1] if key.startswith(_KIND_PREFIXES) else key, []).append(score)
+        for pid, rows in per_plan.items():
+            for cid, scores in rows.items():
+                self.record(pid, cid, scores, group_size)
 
     def _prune(self, plan_id: str, component_id: str) -> None:
         """Keep only the batches any window can still reach (bounded table)."""

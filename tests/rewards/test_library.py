@@ -211,3 +211,40 @@ def test_cli_plan_and_library(tmp_path, capsys):
     assert [p["plan"]["plan_id"] for p in data["plans"]] == [plan["plan_id"]]
     assert any(v["id"] == "translation_chrf" and "def score" in v["source"] for v in data["verifiers"])
     assert _run_cli(["library", "list", "--library", str(tmp_path / "missing.sqlite")]) == 2
+
+
+def test_record_scored_batch_as_the_engine_reports_it(tmp_path):
+    with Library.for_run(tmp_path / "run", evolution=EVO) as lib:
+        assert lib.path == str(tmp_path / "run" / "reward_library.sqlite")
+        resolver = PlanResolver(lib, OfflinePlanner())
+        pm, pt = resolver.resolve([MATH, TRANS])
+        plan_ids = [pm.plan_id] * 4 + [pt.plan_id] * 4
+        comps = [{"verifier:math_answer": s} for s in (1.0, 0.0, 1.0, math.nan)] + [
+            {"verifier:translation_chrf": c, "reward_model:minilm-embed-sim": e}
+            for c, e in ((0.5, 0.9), (0.7, 0.8), (0.1, 0.2), (0.6, 0.6))]
+        rewards = [1.0, 0.0, 1.0, math.nan] + [pt.combine([c["verifier:translation_chrf"],
+                                                           c["reward_model:minilm-embed-sim"]]) for c in comps[4:]]
+        lib.record_scored(plan_ids, comps, rewards, group_size=4)
+        sm, st = lib.component_stats(pm.plan_id), lib.component_stats(pt.plan_id)
+        assert (sm["math_answer"]["uses"], sm["math_answer"]["failures"]) == (4, 1)
+        assert sm["math_answer"]["mean"] == pytest.approx(2 / 3) and sm[PLAN_TOTAL]["uses"] == 4
+        assert set(st) == {"translation_chrf", "minilm-embed-sim", PLAN_TOTAL}
+        assert st["minilm-embed-sim"]["mean"] == pytest.approx(0.625)
+        assert st[PLAN_TOTAL]["groups"] == 1 and st[PLAN_TOTAL]["zero_var_groups"] == 0
+    with Library.for_run(tmp_path / "run", shared_path=tmp_path / "shared.sqlite", seeds=False) as lib:
+        assert lib.path == str(tmp_path / "shared.sqlite") and lib.list_plans() == []
+
+
+def test_cli_plan_uses_agent_when_endpoint_given(tmp_path, capsys, scripted):
+    plan = {"task_family": "math", "rationale": "scripted",
+            "components": [{"kind": "verifier", "id": "math_answer", "weight": 1.0}]}
+    # the nested plan sent as a JSON string is accepted too
+    with scripted([{"calls": [{"name": "submit_plan", "arguments": json.dumps({"plan": json.dumps(plan)}),
+                               "id": None}]}]) as server:
+        assert _run_cli(["plan", "--query", "What is 3 * 3?", "--reference", "9", "--base-url", server.base_url,
+                         "--model", "scripted", "--timeout", "5"]) == 0
+        assert len(server.requests) == 1
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert printed["created_by"] == "agent" and printed["components"][0]["id"] == "math_answer"
+    assert '"successes": 1' in captured.err
