@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 from rlar_jax.rewards.agent_tools import TOOL_SCHEMAS, AgentToolbox
@@ -287,9 +288,11 @@ class PlanResolver:
     """Plans for a batch of queries: one per task signature, cached in the library, re-planned on evidence."""
 
     def __init__(self, library: Library, planner: OfflinePlanner, agent: RewardAgent | None = None,
-                 mode: str = "task", replan: bool = True):
-        """`agent` None (or without an endpoint) plans with `planner` alone; `mode` is the signature mode."""
+                 mode: str = "task", replan: bool = True, max_workers: int = 4):
+        """`agent` None (or without an endpoint) plans with `planner` alone; `mode` is the signature mode;
+        `replan` checks the library's evidence on every lookup and re-plans demoted signatures."""
         self.library, self.planner, self.agent, self.mode, self.replan = library, planner, agent, mode, replan
+        self.max_workers = max_workers
         self.counts: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -300,13 +303,24 @@ class PlanResolver:
                               reference=_field(item, "reference"), mode=self.mode)
 
     def resolve(self, items: Sequence[Any]) -> list[RewardPlan]:
-        """One plan per item; items sharing a signature share the plan (planned at most once)."""
+        """One plan per item; items sharing a signature share the plan (planned at most once).
+
+        New signatures of one batch are planned concurrently (up to `max_workers` agent conversations).
+        """
         sigs = [self.signature(it) for it in items]
-        plans: dict[str, RewardPlan] = {}
+        first: dict[str, Any] = {}
         for sig, it in zip(sigs, items):
-            if sig not in plans:
-                plans[sig] = self.plan_signature(sig, it)
+            first.setdefault(sig, it)
+        if self.max_workers > 1 and len(first) > 1:
+            with ThreadPoolExecutor(min(self.max_workers, len(first)), thread_name_prefix="reward-plan") as pool:
+                plans = dict(zip(first, pool.map(lambda kv: self.plan_signature(*kv), first.items())))
+        else:
+            plans = {sig: self.plan_signature(sig, it) for sig, it in first.items()}
         return [plans[s] for s in sigs]
+
+    def _count(self, key: str) -> None:
+        with self._guard:
+            self.counts[key] += 1
 
     def plan_signature(self, sig: str, item: Any) -> RewardPlan:
         """The active plan of `sig` (from the library, re-planned if evidence says so, or new)."""
@@ -317,13 +331,14 @@ class PlanResolver:
             if current is not None:
                 evidence = self.library.needs_replan(sig) if self.replan else None
                 if evidence is None:
-                    self.counts["cached"] += 1
+                    self._count("cached")
                     return current
-                self.library.demote(current.plan_id, evidence)
-                self.counts["replanned"] += 1
-                return self.library.put_plan(self._new(sig, item, evidence, current), evidence)
-            self.counts["new"] += 1
-            return self.library.put_plan(self._new(sig, item, None, None))
+                self._count("replanned")
+                log.info("re-planning %s: %s", sig, evidence.describe())
+                return self.library.put_plan(self._new(sig, item, evidence, current), evidence,
+                                             expect_active=current.plan_id)
+            self._count("new")
+            return self.library.put_plan(self._new(sig, item, None, None), expect_active=None)
 
     def _new(self, sig: str, item: Any, evidence: Evidence | None, previous: RewardPlan | None) -> RewardPlan:
         q, t, r, m = (_field(item, k) for k in ("query", "task", "reference", "meta"))

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PLAN_TOTAL = "*"  # component id under which the combined reward of a plan may be recorded
 _KIND_PREFIXES = ("verifier:", "reward_model:")
+ANY = object()  # put_plan: no expectation about the currently active plan
 SEED_TASKS: dict[str, tuple[str, ...]] = {
     "math_answer": ("math",), "code_tests": ("code",), "translation_chrf": ("translation",),
     "translation_bleu": ("translation",), "exact_match": ("other",), "multiple_choice": ("other",),
@@ -217,23 +218,37 @@ class Library:
 
     # ---------------------------------------------------------------------------------------- plans
 
-    def put_plan(self, plan: RewardPlan, evidence: Evidence | None = None) -> RewardPlan:
+    def put_plan(self, plan: RewardPlan, evidence: Evidence | None = None, *,
+                 expect_active: str | None | object = ANY) -> RewardPlan:
         """Store `plan` as the next version of its signature and make it the active one.
 
-        Any previously active plan of the signature is demoted. Returns the stored plan (version set).
+        The previously active plan is demoted (with `evidence` as the reason). `expect_active` (a plan id,
+        or None for "no plan yet") makes this a compare-and-set for processes sharing the file: if
+        another process stored a plan first, nothing is written and its active plan is returned.
         """
+        sig = plan.task_signature
         with self._lock, self._db:
-            top = self._db.execute("SELECT MAX(version) FROM plans WHERE signature=?",
-                                   (plan.task_signature,)).fetchone()[0]
+            self._db.execute("BEGIN IMMEDIATE")  # version number and active flag change atomically
+            row = self._db.execute("SELECT plan_id, plan_json FROM plans WHERE signature=? AND status='active'",
+                                   (sig,)).fetchone()
+            if expect_active is not ANY and (row["plan_id"] if row else None) != expect_active:
+                if row is not None:
+                    return RewardPlan.from_json(row["plan_json"])
+                expect_active = ANY  # the expected plan was demoted elsewhere without a successor: store ours
+            top = self._db.execute("SELECT MAX(version) FROM plans WHERE signature=?", (sig,)).fetchone()[0]
             stored = plan.with_(version=(top or 0) + 1)
             now = time.time()
-            self._db.execute("UPDATE plans SET status='demoted', demoted=? WHERE signature=? AND status='active'",
-                             (now, plan.task_signature))
+            self._db.execute("UPDATE plans SET status='demoted', demoted=?, demotion=COALESCE(?, demotion) "
+                             "WHERE signature=? AND status='active'",
+                             (now, json.dumps(evidence.to_dict()) if evidence else None, sig))
             self._db.execute(
                 "INSERT INTO plans (plan_id, signature, version, status, created_by, plan_json, evidence, created)"
                 " VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
-                (stored.plan_id, stored.task_signature, stored.version, stored.created_by, stored.to_json(None),
+                (stored.plan_id, sig, stored.version, stored.created_by, stored.to_json(None),
                  json.dumps(evidence.to_dict()) if evidence else None, now))
+        if row is not None:
+            log.info("reward plan %s v%d demoted for %s; now v%d (%s)%s", row["plan_id"], stored.version - 1, sig,
+                     stored.version, stored.created_by, f": {evidence.describe()}" if evidence else "")
         return stored
 
     def active_plan(self, signature: str) -> RewardPlan | None:

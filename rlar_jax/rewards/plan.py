@@ -55,6 +55,9 @@ class Component:
     normalise: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
 
+    def __hash__(self) -> int:  # the dict fields are not hashable themselves
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; optional fields are omitted when unset."""
         d: dict[str, Any] = {"kind": self.kind, "id": self.id, "weight": self.weight}
@@ -124,6 +127,9 @@ class RewardPlan:
     created_by: str = "planner"
     version: int = 1
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)  # plan-level verifier meta
+
+    def __hash__(self) -> int:
+        return hash(self.plan_id)
 
     @property
     def plan_id(self) -> str:

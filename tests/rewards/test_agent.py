@@ -218,3 +218,26 @@ def test_config_from_env_and_validation(monkeypatch):
         AgentConfig(max_turns=0)
     with pytest.raises(ValueError, match="agent.timeout_s: expected seconds > 0"):
         AgentConfig(timeout_s=0)
+
+
+def test_replan_gives_evidence_to_agent(scripted, call, caplog):
+    from rlar_jax.rewards.agent import PlanResolver
+    from rlar_jax.rewards.library import EvolutionConfig
+
+    caplog.set_level(logging.INFO)
+    library = Library(":memory:", evolution=EvolutionConfig(window=32, min_samples=16))
+    item = {"query": "What is 9 * 8?", "task": "gsm8k", "reference": "72"}
+    planner = OfflinePlanner(Catalog())
+    first = library.put_plan(planner.plan(**item))
+    library.record(first.plan_id, "math_answer", [float("nan")] * 12 + [1.0, 0.0, 1.0, 0.0], group_size=4)
+    script = [{"calls": [call("submit_plan", plan_arg("math", ("verifier", "math_answer", 1.0),
+                                                      ("reward_model", "judge-policy", 0.25)))]}]
+    with scripted(script) as server:
+        agent = agent_for(server, library)
+        new = PlanResolver(library, planner, agent).resolve([item])[0]
+    opening = server.messages(0)[1]["content"]
+    assert "The current plan was demoted" in opening and "failure_rate of component 'math_answer'" in opening
+    assert first.plan_id in opening
+    assert (new.version, new.created_by, [c.weight for c in new.components]) == (2, "agent", [1.0, 0.25])
+    assert library.plan_record(first.plan_id)["demotion"]["details"]["failures"] == 12
+    assert any("demoted for task:gsm8k; now v2 (agent)" in r.getMessage() for r in caplog.records)

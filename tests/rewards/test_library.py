@@ -248,3 +248,29 @@ def test_cli_plan_uses_agent_when_endpoint_given(tmp_path, capsys, scripted):
     printed = json.loads(captured.out)
     assert printed["created_by"] == "agent" and printed["components"][0]["id"] == "math_answer"
     assert '"successes": 1' in captured.err
+
+
+def test_put_plan_compare_and_set_across_connections(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    planner = OfflinePlanner()
+    with Library(path) as a, Library(path) as b:
+        pa = planner.plan(**{k: MATH[k] for k in ("query", "task", "reference")})
+        pb = pa.with_(components=(Component("verifier", "exact_match"),))
+        stored = a.put_plan(pa, expect_active=None)
+        # b planned the same new signature concurrently: a's plan wins, nothing is written
+        assert b.put_plan(pb, expect_active=None) == stored
+        assert [p["version"] for p in b.list_plans("task:gsm8k")] == [1]
+        # a replan against a stale active id also yields the winner
+        assert b.put_plan(pb, expect_active="0" * 16).plan_id == stored.plan_id
+        newer = b.put_plan(pb, expect_active=stored.plan_id)
+        assert newer.version == 2 and a.active_plan("task:gsm8k") == newer
+        assert a.plan_record(stored.plan_id)["status"] == "demoted"
+
+
+def test_resolver_plans_new_signatures_concurrently(tmp_path):
+    with Library(tmp_path / "lib.sqlite") as lib:
+        resolver = PlanResolver(lib, OfflinePlanner(), max_workers=3)
+        plans = resolver.resolve([MATH, TRANS, DIALOG, MATH2, TRANS] * 3)
+        assert resolver.counts == {"new": 3}
+        assert len({p.plan_id for p in plans}) == 3 and len(lib.list_plans()) == 3
+        assert len(set(plans)) == 3  # plans are hashable (by content id)
