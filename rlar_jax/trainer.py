@@ -24,7 +24,8 @@ from jax.experimental import multihost_utils
 from rlar_jax import data as data_lib
 from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
-from rlar_jax.grpo import GRPOConfig, group_advantages, make_optimizer, make_train_step, token_logprobs_chunked
+from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_optimizer, make_train_step,
+                           token_logprobs_chunked)
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.rewards.base import RewardFn, check_rewards
@@ -207,7 +208,7 @@ class Trainer:
         logger = MetricsLogger(self.run_dir, tensorboard=tc.tensorboard, enabled=self.is_main)
         ckpt = Checkpointer(self.run_dir / "checkpoints", keep=tc.keep_checkpoints) if tc.checkpoint_every else None
         _, params, rest = nnx.split(self.policy.model, nnx.Param, ...)
-        opt_state = jax.jit(self.tx.init)(params)
+        opt_state = init_opt_state(self.tx, params)
         rng, start, position = jax.random.key(tc.seed), 0, 0
         summary: dict[str, Any] = {"params": param_count(self.policy.model)}
         if ckpt is not None and tc.resume and ckpt.latest_step() is not None:
