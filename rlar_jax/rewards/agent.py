@@ -171,17 +171,18 @@ class RewardAgent:
             baseline = self.planner.plan(query, task, reference, meta, signature=signature)
             plan = self._converse(self._opening(query, task, reference, meta, signature, features.family,
                                                 baseline, evidence, previous, bool(samples)), toolbox, outcome)
-        except _Fallback as f:
-            outcome.status, outcome.reason = "fallback", f.reason
-            if f.detail:
-                outcome.errors.append(f.detail)
+        except Exception as e:  # any agent failure, foreseen or not, ends in the planner's plan
+            if isinstance(e, _Fallback):
+                outcome.reason = e.reason
+                if e.detail:
+                    outcome.errors.append(e.detail)
+            else:
+                log.exception("reward agent failed unexpectedly for %s", signature)
+                outcome.reason = "error"
+                outcome.errors.append(f"{type(e).__name__}: {e}")
+            outcome.status = "fallback"
             plan = (self.planner.replan(previous, evidence) if evidence is not None and previous is not None
                     else self.planner.plan(query, task, reference, meta, signature=signature))
-        except Exception as e:  # anything unforeseen still ends in the planner's plan
-            log.exception("reward agent failed unexpectedly for %s", signature)
-            outcome.status, outcome.reason = "fallback", "error"
-            outcome.errors.append(f"{type(e).__name__}: {e}")
-            plan = self.planner.plan(query, task, reference, meta, signature=signature)
         outcome.verifiers_written = list(toolbox.written)
         outcome.seconds = time.perf_counter() - t0
         self.stats.add(outcome)
