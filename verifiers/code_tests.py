@@ -17,7 +17,10 @@ meta keys read:
   prefix       code prepended to the candidate (e.g. a HumanEval prompt), optional
   entry_point  with a test program: call `check(<entry_point>)` after running it (HumanEval)
   mode         "fraction" (default): share of tests passed; "all": 1.0 only if all pass
-  max_steps    step budget per piece of code (default 1,000,000; at most 50,000,000)
+  max_steps    step budget per piece of code (default 100,000; at most 10,000,000)
+  total_steps  step budget for the whole call (default 5 x max_steps); tests left when it runs out fail.
+               The defaults keep a call within the sandbox's default fuel (a traced step costs
+               about 3,300 fuel), so a candidate that loops in every test still gets a score.
 """
 
 import builtins
@@ -25,8 +28,8 @@ import re
 import sys
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_DEFAULT_STEPS = 1_000_000
-_MAX_STEPS = 50_000_000
+_DEFAULT_STEPS = 100_000
+_MAX_STEPS = 10_000_000
 
 
 # Candidates share this interpreter with later calls: undo what they may have changed globally.
@@ -64,11 +67,11 @@ def extract_program(response):
 
 
 def _run(code, namespace, filename, steps):
-    """Exec `code` under a step budget; returns None on success, else a short failure text."""
+    """Exec `code` under a step budget; returns (None or a short failure text, steps used)."""
     try:
         compiled = compile(code, filename, "exec", dont_inherit=True)
     except BaseException as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
+        return "%s: %s" % (type(exc).__name__, exc), 0
     left = [steps]
 
     def tracer(frame, event, arg):
@@ -85,23 +88,26 @@ def _run(code, namespace, filename, steps):
         failure = exc
     finally:
         _restore()  # before any of our own code runs again
+    used = steps - max(left[0], 0)
     if failure is None:
-        return None
+        return None, used
     try:
-        return "%s: %s" % (type(failure).__name__, failure)
+        return "%s: %s" % (type(failure).__name__, failure), used
     except BaseException:
-        return "an exception whose message could not be formatted"
+        return "an exception whose message could not be formatted", used
 
 
-def run_tests(program, tests, setup="", entry_point=None, steps=_DEFAULT_STEPS):
+def run_tests(program, tests, setup="", entry_point=None, steps=_DEFAULT_STEPS, total_steps=None):
     """(passed, total, failure messages) for `program` against `tests`."""
     namespace = {"__name__": "__candidate__", "__builtins__": builtins}
+    remaining = 5 * steps if total_steps is None else total_steps
     failures = []
     if setup:
-        problem = _run(setup, namespace, "<setup>", steps)
+        problem, used = _run(setup, namespace, "<setup>", steps)
         if problem:
             raise ValueError("meta['setup'] failed: " + problem)
-    problem = _run(program, namespace, "<candidate>", steps)
+    problem, used = _run(program, namespace, "<candidate>", min(steps, remaining))
+    remaining -= used
     if problem:
         failures.append("candidate: " + problem)
     if isinstance(tests, str):
@@ -111,7 +117,11 @@ def run_tests(program, tests, setup="", entry_point=None, steps=_DEFAULT_STEPS):
     for i, test in enumerate(tests):
         if problem:  # the program itself did not run: every test fails
             break
-        failure = _run(test, namespace, "<test %d>" % i, steps)
+        if remaining <= 0:
+            failures.append("test %d: the call's step budget is used up" % i)
+            continue
+        failure, used = _run(test, namespace, "<test %d>" % i, min(steps, remaining))
+        remaining -= used
         if failure is None:
             passed += 1
         else:
@@ -132,11 +142,14 @@ def score(prompt, response, reference, meta):
     steps = meta.get("max_steps", _DEFAULT_STEPS)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 < steps <= _MAX_STEPS:
         raise ValueError("meta['max_steps'] must be an int in [1, %d]" % _MAX_STEPS)
+    total_steps = meta.get("total_steps", 5 * steps)
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or not 0 < total_steps <= 10 * _MAX_STEPS:
+        raise ValueError("meta['total_steps'] must be an int in [1, %d]" % (10 * _MAX_STEPS))
     entry_point = meta.get("entry_point")
     if entry_point is not None and not (isinstance(entry_point, str) and entry_point.isidentifier()):
         raise ValueError("meta['entry_point'] must be a function name")
     program = meta.get("prefix", "") + extract_program(response)
-    passed, total, failures = run_tests(program, tests, meta.get("setup", ""), entry_point, steps)
+    passed, total, failures = run_tests(program, tests, meta.get("setup", ""), entry_point, steps, total_steps)
     if mode == "all":
         return 1.0 if passed == total else 0.0
     return passed / total

@@ -135,6 +135,9 @@ def ensure_guest(home: Path | None = None, force: bool = False) -> BuildInfo:
                 staged.write_bytes(component.serialize())
                 t2 = time.perf_counter()
                 os.replace(staged, target)
+            for stale in target.parent.glob("guest-*.cwasm"):
+                if stale != target:  # artifacts of older sources/versions (safe to unlink while mapped)
+                    stale.unlink(missing_ok=True)
             return BuildInfo(target, built=True, componentize_s=t1 - t0, compile_s=t2 - t1)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

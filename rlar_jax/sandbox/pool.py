@@ -129,12 +129,15 @@ class SandboxPool:
     """
 
     def __init__(self, processes: int = 2, limits: Limits | None = None, home: Path | None = None, *,
-                 min_rows_per_worker: int = 32) -> None:
+                 min_rows_per_worker: int = 32, watchdog_grace_s: float = _GRACE_S) -> None:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"processes must be a positive int, got {processes!r}")
         self.limits = limits or Limits()
         self.home = home
         self.min_rows_per_worker = max(1, min_rows_per_worker)
+        if not watchdog_grace_s > 0:
+            raise ValueError(f"watchdog_grace_s must be positive, got {watchdog_grace_s!r}")
+        self.watchdog_grace_s = float(watchdog_grace_s)
         ensure_guest(home)  # build once here rather than racing in every worker
         self._ctx = mp.get_context("spawn")
         self._workers = [_Worker(self._ctx, self.limits, home) for _ in range(processes)]
@@ -150,7 +153,7 @@ class SandboxPool:
 
     def _timeout(self, rows: int) -> float:
         # Generous: never cut legitimate work short, only catch workers that stopped answering.
-        return _GRACE_S + 1.5 * self.limits.deadline_s * (rows + 2)
+        return self.watchdog_grace_s + 1.5 * self.limits.deadline_s * (rows + 2)
 
     def _replace(self, index: int) -> None:
         self._workers[index].kill()

@@ -46,12 +46,21 @@ _float = float
 _int = int
 _str = str
 _len = len
+_isinstance = isinstance
+_bool = bool
+_callable = callable
+_list = list
+_max = max
 _format_exception = traceback.format_exception
 _format_exception_only = traceback.format_exception_only
 
 FILENAME = "<verifier>"
 _MESSAGE_CAP = 2000
 _TRACEBACK_CAP = 8000
+_TRACEBACK_FRAMES = 20
+# Last-resort report when a verifier has broken even the reporting path (e.g. patched builtins).
+_FALLBACK = ('{"score": null, "kind": "exception", "message": "the verifier broke the guest runtime while '
+             'its result was being reported", "traceback": "", "output": "", "seconds": 0.0}')
 
 
 class _Capture(io.TextIOBase):
@@ -83,7 +92,7 @@ class _Capture(io.TextIOBase):
             if room > 0:
                 self.parts.append(text[:room])
                 self.size = self.cap
-            self.dropped += n - max(room, 0)
+            self.dropped += n - _max(room, 0)
         return n
 
     def take(self) -> str:
@@ -117,11 +126,11 @@ _state = {"score": None, "module": None}
 
 
 def _kind_of(exc: BaseException, default: str) -> str:
-    if isinstance(exc, SystemExit):
+    if _isinstance(exc, SystemExit):
         return "exit"
-    if isinstance(exc, MemoryError):
+    if _isinstance(exc, MemoryError):
         return "memory"
-    if isinstance(exc, RecursionError):
+    if _isinstance(exc, RecursionError):
         return "stack"
     return default
 
@@ -141,7 +150,9 @@ def _traceback_of(exc: BaseException, skip_frames: int) -> str:
         for _ in range(skip_frames):
             if tb is not None:
                 tb = tb.tb_next
-        lines = _format_exception(_type(exc), exc, tb) if tb is not None else _format_exception_only(_type(exc), exc)
+        # Only the innermost frames: formatting a 1000-frame RecursionError costs more fuel than the call.
+        lines = (_format_exception(_type(exc), exc, tb, limit=-_TRACEBACK_FRAMES) if tb is not None
+                 else _format_exception_only(_type(exc), exc))
         text = "".join(lines)
     except BaseException:
         return _message_of(exc)
@@ -157,7 +168,7 @@ def _describe(value) -> str:
         return "str %r%s" % (value[:60], "... (%d chars)" % _len(value) if _len(value) > 60 else "")
     if t is _int and value.bit_length() > 64:
         return "int with %d bits" % value.bit_length()
-    if t in (_int, _float, bool) or value is None:
+    if t in (_int, _float, _bool) or value is None:
         return "%s %r" % (t.__name__, value)
     return "object of type %s" % t.__name__
 
@@ -183,6 +194,14 @@ def _report(score, kind, message, tb, seconds) -> dict:
             "output": _CAPTURE.take(), "seconds": seconds}
 
 
+def _err(score, kind, message, tb, seconds) -> Err:
+    """The Err carrying a JSON report; never raises (an uncaught exception would trap the instance)."""
+    try:
+        return Err(_dumps(_report(score, kind, message, tb, seconds)))
+    except BaseException:
+        return Err(_FALLBACK)
+
+
 def _score_one(prompt, response, reference, meta):
     """Run one call; returns (score, kind, message, traceback)."""
     fn = _state["score"]
@@ -204,7 +223,7 @@ class WitWorld(wit_world.WitWorld):
         _CAPTURE.cap = output_cap
         start = _perf()
         if _state["module"] is not None:
-            raise Err(_dumps(_report(None, "define", "this instance already holds a verifier", "", 0.0)))
+            raise _err(None, "define", "this instance already holds a verifier", "", 0.0)
         linecache.cache[FILENAME] = (_len(source), None, source.splitlines(True), FILENAME)
         module = types.ModuleType("verifier")
         module.__file__ = FILENAME
@@ -214,11 +233,11 @@ class WitWorld(wit_world.WitWorld):
             exec(code, module.__dict__)
         except BaseException as exc:
             kind = _kind_of(exc, "define")
-            raise Err(_dumps(_report(None, kind, _message_of(exc), _traceback_of(exc, 1), _perf() - start)))
+            raise _err(None, kind, _message_of(exc), _traceback_of(exc, 1), _perf() - start)
         fn = module.__dict__.get("score")
-        if not callable(fn):
-            raise Err(_dumps(_report(None, "define", "the verifier must define a function "
-                                     "`score(prompt, response, reference, meta) -> float`", "", _perf() - start)))
+        if not _callable(fn):
+            raise _err(None, "define", "the verifier must define a function "
+                       "`score(prompt, response, reference, meta) -> float`", "", _perf() - start)
         _state["module"] = module
         _state["score"] = fn
         _CAPTURE.take()
@@ -226,28 +245,35 @@ class WitWorld(wit_world.WitWorld):
     def cases(self) -> str:
         module = _state["module"]
         if module is None:
-            raise Err(_dumps(_report(None, "define", "no verifier defined in this instance", "", 0.0)))
+            raise _err(None, "define", "no verifier defined in this instance", "", 0.0)
         if "CASES" not in module.__dict__:
-            raise Err(_dumps(_report(None, "define", "the verifier must define a module-level CASES list of "
-                                     "(prompt, response, reference, meta, expected_score)", "", 0.0)))
+            raise _err(None, "define", "the verifier must define a module-level CASES list of "
+                       "(prompt, response, reference, meta, expected_score)", "", 0.0)
         try:
-            return _dumps(list(module.__dict__["CASES"]))
+            return _dumps(_list(module.__dict__["CASES"]))
         except BaseException as exc:
-            raise Err(_dumps(_report(None, "define", "CASES must be a list of JSON-compatible tuples: "
-                                     + _message_of(exc), "", 0.0)))
+            raise _err(None, "define", "CASES must be a list of JSON-compatible tuples: " + _message_of(exc), "", 0.0)
 
     def score(self, prompt: str, response: str, reference: str, meta_json: str) -> float:
         start = _perf()
-        meta = {} if meta_json == "{}" else _loads(meta_json)
+        try:
+            meta = {} if meta_json == "{}" else _loads(meta_json)
+        except BaseException as exc:
+            raise _err(None, _kind_of(exc, "exception"), "meta could not be decoded in the guest: "
+                       + _message_of(exc), "", _perf() - start)
         score, kind, message, tb = _score_one(prompt, response, reference, meta)
         if kind is None and _CAPTURE.size == 0 and not _CAPTURE.dropped:
             return score
-        raise Err(_dumps(_report(score, kind, message, tb, _perf() - start)))
+        raise _err(score, kind, message, tb, _perf() - start)
 
     def score_batch(self, rows_json: str) -> str:
         out = []
-        for prompt, response, reference, meta in _loads(rows_json):
-            start = _perf()
-            score, kind, message, tb = _score_one(prompt, response, reference, meta)
-            out.append([score, kind, message, tb, _CAPTURE.take(), _perf() - start])
-        return _dumps(out)
+        try:
+            rows = _loads(rows_json)
+            for prompt, response, reference, meta in rows:
+                start = _perf()
+                score, kind, message, tb = _score_one(prompt, response, reference, meta)
+                out.append([score, kind, message, tb, _CAPTURE.take(), _perf() - start])
+            return _dumps(out)
+        except BaseException:
+            return "null"  # the host retries these rows one by one, each with its own report

@@ -1,0 +1,32 @@
+"""Fixtures for the seed-verifier tests: one Sandbox per module, shared data read from ../shared/data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rlar_jax.sandbox import Sandbox
+from rlar_jax.sandbox.build import ensure_guest
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
+    """First `limit` rows of a JSONL file."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if limit is not None and len(rows) >= limit:
+                break
+            rows.append(json.loads(line))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A Sandbox with default limits (the seed verifiers' real operating budget)."""
+    ensure_guest()
+    with Sandbox() as sb:
+        yield sb
