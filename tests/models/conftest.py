@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -31,7 +32,7 @@ def hf_config(arch: str, **kw):
 
     cls = {"llama": transformers.LlamaConfig, "qwen2": transformers.Qwen2Config,
            "qwen3": transformers.Qwen3Config}[arch]
-    args = {**TINY, **kw}
+    args = copy.deepcopy({**TINY, **kw})  # transformers writes rope_theta into the rope dict it is given
     if arch == "qwen3":
         args.setdefault("head_dim", 32)  # != hidden/heads, so a wrong head_dim would show
     return cls(**args)
