@@ -20,6 +20,7 @@ import re
 from fractions import Fraction
 
 _CALC = re.compile(r"<<[^<>\n]*>>")
+_PLAIN_INT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_IS = re.compile(r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?\s*([^\n]*)", re.IGNORECASE)
 _NUM = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+"
@@ -67,8 +68,11 @@ def _clean(text):
 
 
 def to_number(text):
-    """(value as Fraction, had a % sign) for a numeric answer string, or None."""
-    t = _LHS.sub("", _clean(text))
+    """(value as int or Fraction, had a % sign) for a numeric answer string, or None."""
+    t = text.strip()
+    if _PLAIN_INT.fullmatch(t):  # fast path: most answers are plain integers
+        return int(t.replace(",", "")), False
+    t = _LHS.sub("", _clean(t))
     percent = False
     if t.endswith("%"):
         percent, t = True, t[:-1].strip()
@@ -86,7 +90,7 @@ def to_number(text):
         num, den = to_number(m.group(2)), to_number(m.group(3))
         if num is None or den is None or den[0] == 0:
             return None
-        value = num[0] / den[0]
+        value = Fraction(num[0]) / den[0]
         return (-value if m.group(1) == "-" else value), percent
     t = t.replace(" ", "")
     m = _FULL_NUMBER.fullmatch(t)
@@ -117,12 +121,14 @@ def _clause_number(clause):
 
 def extract_answer(text):
     """The answer string a response (or reference) commits to, or None."""
-    text = _CALC.sub("", text)
-    boxed = _boxed_contents(text) if "\\" in text else None
-    if boxed is not None:
-        return boxed
+    if "\\boxed" in text or "\\fbox" in text:
+        boxed = _boxed_contents(text)
+        if boxed is not None:
+            return boxed
     if "####" in text:
         return text.rsplit("####", 1)[1].strip().split("\n", 1)[0]
+    if "<<" in text:
+        text = _CALC.sub("", text)
     last = None
     for m in _ANSWER_IS.finditer(text):
         last = m
@@ -160,15 +166,31 @@ def answers_match(candidate, gold, rel_tol=1e-6, abs_tol=1e-9):
     return False
 
 
-def score(prompt, response, reference, meta):
-    gold = meta.get("answer")
+_GOLD_CACHE = {}  # reference -> gold answer; a training batch scores each reference several times
+
+
+def gold_answer(reference):
+    """The answer a reference states ('#### N', \\boxed{...}, or the whole text), or None."""
+    gold = _GOLD_CACHE.get(reference)
     if gold is None:
         gold = extract_answer(reference) if ("####" in reference or "\\boxed" in reference) else reference
+        if len(_GOLD_CACHE) > 4096:
+            _GOLD_CACHE.clear()
+        _GOLD_CACHE[reference] = gold
+    return gold
+
+
+def score(prompt, response, reference, meta):
+    gold = meta.get("answer") if meta else None
+    if gold is None:
+        gold = gold_answer(reference)
     if gold is None or not str(gold).strip():
         raise ValueError("the reference has no answer (expected '#### N', \\boxed{...} or a bare answer)")
     candidate = extract_answer(response)
     if candidate is None:
         return 0.0
+    if not meta:
+        return 1.0 if answers_match(candidate, str(gold)) else 0.0
     rel_tol = float(meta.get("rel_tol", 1e-6))
     abs_tol = float(meta.get("abs_tol", 1e-9))
     return 1.0 if answers_match(candidate, str(gold), rel_tol, abs_tol) else 0.0

@@ -14,7 +14,7 @@ import time
 import wasmtime
 from wasmtime.component import Component, Linker
 
-from rlar_jax.sandbox.abi import Export
+from rlar_jax.sandbox.abi import Export, StoreHandle
 from rlar_jax.sandbox.limits import Limits, ScoreResult
 
 
@@ -63,6 +63,8 @@ def _clip_output(text: str, cap: int) -> str:
 def result_from_report(report: dict | list, output_cap: int, seconds: float | None = None) -> ScoreResult:
     """Turn a guest JSON report (object or compact array) into a ScoreResult, re-checking the score."""
     if isinstance(report, list):
+        if len(report) == 2:  # a batch row that succeeded without output
+            return checked_score(report[0], float(report[1]) if seconds is None else seconds)
         score, kind, message, tb, output, guest_seconds = report
     else:
         score, kind, message, tb, output, guest_seconds = (
@@ -97,15 +99,16 @@ class VerifierInstance:
         self.store = wasmtime.Store(engine)
         self.store.set_wasi(wasmtime.WasiConfig())  # no preopens, no env, no inherited stdio
         self.store.set_limits(memory_size=limits.memory_bytes)
+        self.handle = StoreHandle(self.store)
         start = time.perf_counter()
         try:
             self._arm(1)
             instance = linker.instantiate(self.store, component)
-            self._define = Export(instance, self.store, "define")
-            self._cases = Export(instance, self.store, "cases")
-            self._score = Export(instance, self.store, "score")
-            self._batch = Export(instance, self.store, "score-batch")
-            ok, payload = self._define(self.store, source, min(limits.output_bytes, (1 << 31) - 1))
+            self._define = Export(instance, self.handle, "define")
+            self._cases = Export(instance, self.handle, "cases")
+            self._score = Export(instance, self.handle, "score")
+            self._batch = Export(instance, self.handle, "score-batch")
+            ok, payload = self._define(source, min(limits.output_bytes, (1 << 31) - 1))
         except wasmtime.WasmtimeError as exc:
             self.close()
             kind, message = classify_trap(exc)
@@ -120,12 +123,12 @@ class VerifierInstance:
     def _arm(self, calls: int, fuel: int | None = None) -> int:
         # Fuel and deadline are re-armed before every call: a call never inherits leftovers.
         fuel = self.limits.fuel * calls if fuel is None else fuel
-        self.store.set_fuel(fuel)
-        self.store.set_epoch_deadline(self.ticks * calls)
+        self.handle.set_fuel(fuel)
+        self.handle.set_epoch_deadline(self.ticks * calls)
         return fuel
 
     def _observe(self, budget: int, rows: int) -> None:
-        used = budget - self.store.get_fuel()
+        used = budget - self.handle.get_fuel()
         self.fuel_per_row = max(self.fuel_per_row, used // max(rows, 1))
 
     def batch_fuel(self, rows: int, max_calls: int) -> int:
@@ -146,7 +149,7 @@ class VerifierInstance:
         start = time.perf_counter()
         budget = self._arm(1)
         try:
-            ok, payload = self._score(self.store, prompt, response, reference, meta_json)
+            ok, payload = self._score(prompt, response, reference, meta_json)
         except wasmtime.WasmtimeError as exc:
             raise self._trap(exc, start) from None
         seconds = time.perf_counter() - start
@@ -164,7 +167,7 @@ class VerifierInstance:
         start = time.perf_counter()
         budget = self._arm(min(n, max_calls), self.batch_fuel(n, max_calls))
         try:
-            payload = self._batch(self.store, rows_json)
+            payload = self._batch(rows_json)
         except wasmtime.WasmtimeError as exc:
             raise self._trap(exc, start) from None
         self._observe(budget, n)
@@ -172,7 +175,13 @@ class VerifierInstance:
             reports = json.loads(payload)
             if not isinstance(reports, list) or len(reports) != n:
                 raise ValueError("wrong length")
-            return [result_from_report(r, self.limits.output_bytes) for r in reports]
+            results = []
+            for r in reports:
+                if len(r) == 2 and r[0].__class__ is float and 0.0 <= r[0] <= 1.0:  # the common case, inline
+                    results.append(ScoreResult(r[0], None, "", "", r[1], ""))
+                else:
+                    results.append(result_from_report(r, self.limits.output_bytes))
+            return results
         except (ValueError, TypeError):
             # A verifier that broke the guest's reporting: treat like a trap so rows are retried singly.
             self.close()
@@ -183,7 +192,7 @@ class VerifierInstance:
         """(True, CASES as JSON) or (False, JSON report)."""
         self._arm(1)
         try:
-            return self._cases(self.store)
+            return self._cases()
         except wasmtime.WasmtimeError as exc:
             raise self._trap(exc, time.perf_counter()) from None
 

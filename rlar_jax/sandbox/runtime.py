@@ -53,6 +53,18 @@ def _meta_json(meta, where: str) -> str:
         raise ValueError(f"{where}: meta must be JSON-serialisable ({exc})") from None
 
 
+def _row_error(i: int, row) -> None:
+    """Raise the precise error for a malformed batch row (kept off the per-row fast path)."""
+    where = f"Sandbox.score_batch: rows[{i}]"
+    if not isinstance(row, dict):
+        raise TypeError(f"{where} must be a dict with prompt/response/reference/meta, got {type(row).__name__}")
+    for name in ("prompt", "response", "reference"):
+        if name not in row:
+            raise KeyError(f"{where} has no {name!r} field")
+        _check_text(row[name], name, where)
+    raise TypeError(f"{where}: prompt/response/reference must be str")
+
+
 class Sandbox:
     """Runs verifier sources inside WebAssembly guests; one per process (see SandboxPool for more).
 
@@ -75,6 +87,7 @@ class Sandbox:
         self._lock = threading.RLock()
         self._instances: OrderedDict[str, VerifierInstance] = OrderedDict()
         self._define_failures: OrderedDict[str, ScoreResult] = OrderedDict()
+        self._shas: dict[str, str] = {}
         self._closed = False
         self.guest_path = ensure_guest(home).path
         self.engine = wasmtime.Engine(engine_config(self.limits.max_stack_bytes))
@@ -119,6 +132,16 @@ class Sandbox:
             old.close()
         return inst
 
+    def _sha(self, source: str) -> str:
+        # Hashing a several-KB source on every call would cost more than a short verifier call;
+        # a dict lookup reuses the str's cached hash.
+        sha = self._shas.get(source)
+        if sha is None:
+            if len(self._shas) >= 1024:
+                self._shas.clear()
+            sha = self._shas[source] = source_sha256(source)
+        return sha
+
     def _drop(self, sha: str) -> None:
         inst = self._instances.pop(sha, None)
         if inst is not None:
@@ -136,10 +159,9 @@ class Sandbox:
         for name, value in (("prompt", prompt), ("response", response), ("reference", reference)):
             _check_text(value, name, "Sandbox.score")
         meta_json = _meta_json(meta, "Sandbox.score")
-        sha = source_sha256(source)
         with self._lock:
             self._check_open()
-            return self._score_one(source, sha, prompt, response, reference, meta_json)
+            return self._score_one(source, self._sha(source), prompt, response, reference, meta_json)
 
     def _score_one(self, source: str, sha: str, prompt: str, response: str, reference: str,
                    meta_json: str) -> ScoreResult:
@@ -164,18 +186,19 @@ class Sandbox:
             raise TypeError(f"Sandbox.score_batch: rows must be a list of dicts, got {type(rows).__name__}")
         packed = []
         for i, row in enumerate(rows):
-            where = f"Sandbox.score_batch: rows[{i}]"
-            if not isinstance(row, dict):
-                raise TypeError(f"{where} must be a dict with prompt/response/reference/meta, got {type(row).__name__}")
-            for name in ("prompt", "response", "reference"):
-                if name not in row:
-                    raise KeyError(f"{where} has no {name!r} field")
-                _check_text(row[name], name, where)
-            packed.append((row["prompt"], row["response"], row["reference"], _meta_json(row.get("meta"), where)))
-        sha = source_sha256(source)
+            try:
+                prompt, response, reference = row["prompt"], row["response"], row["reference"]
+                meta = row.get("meta")
+            except (TypeError, KeyError, AttributeError):
+                _row_error(i, row)
+            if prompt.__class__ is not str or response.__class__ is not str or reference.__class__ is not str:
+                _row_error(i, row)
+            meta_json = "{}" if meta is None else _meta_json(meta, f"Sandbox.score_batch: rows[{i}]")
+            packed.append((prompt, response, reference, meta_json, meta if meta is not None else {}))
         results: list[ScoreResult] = []
         with self._lock:
             self._check_open()
+            sha = self._sha(source)
             singly = False
             for lo in range(0, len(packed), self.batch_size):
                 chunk = packed[lo:lo + self.batch_size]
@@ -186,22 +209,21 @@ class Sandbox:
                         return results + [dataclasses.replace(exc.result) for _ in packed[lo:]]
                     if inst.fuel_per_row == 0:
                         # Probe with one row so the batch's fuel can be sized from a measurement.
-                        results.append(self._score_one(source, sha, *chunk[0]))
+                        results.append(self._score_one(source, sha, *chunk[0][:4]))
                         chunk = chunk[1:]
                         inst = self._instances.get(sha)
                         if inst is None or not chunk:
                             singly = inst is None
-                            results.extend(self._score_one(source, sha, *row) for row in chunk)
+                            results.extend(self._score_one(source, sha, *row[:4]) for row in chunk)
                             continue
-                    rows_json = "[" + ",".join(
-                        f"[{json.dumps(p)},{json.dumps(r)},{json.dumps(ref)},{m}]" for p, r, ref, m in chunk) + "]"
+                    rows_json = json.dumps([(p, r, ref, m) for p, r, ref, _, m in chunk])
                     try:
                         results.extend(inst.score_batch(rows_json, len(chunk), self.batch_budget_calls))
                         continue
                     except GuestTrap:
                         self._drop(sha)
                         singly = True
-                results.extend(self._score_one(source, sha, *row) for row in chunk)
+                results.extend(self._score_one(source, sha, *row[:4]) for row in chunk)
         return results
 
     def validate(self, source: str) -> ValidationReport:

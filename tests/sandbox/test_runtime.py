@@ -98,6 +98,10 @@ def test_input_errors_name_the_field(sandbox):
         sandbox.score(EQUAL, "p", "r", "x", {"f": object()})
     with pytest.raises(KeyError, match=r"rows\[1\] has no 'reference'"):
         sandbox.score_batch(EQUAL, [dict(prompt="", response="", reference=""), dict(prompt="", response="")])
+    with pytest.raises(TypeError, match=r"rows\[0\]: meta must be a dict, got str"):
+        sandbox.score_batch(EQUAL, [dict(prompt="", response="", reference="", meta="")])
+    with pytest.raises(TypeError, match=r"rows\[0\] must be a dict"):
+        sandbox.score_batch(EQUAL, [("p", "r", "x")])
     with pytest.raises(TypeError, match="rows must be a list"):
         sandbox.score_batch(EQUAL, "not rows")
 

@@ -14,8 +14,9 @@ GUEST_MODULE = "verifier_guest"
 WORLD = "verifier"
 
 # Reports crossing the boundary are JSON text: objects `{score, kind, message, traceback, output,
-# seconds}` for single calls, compact arrays `[score, kind, message, traceback, output, seconds]` for
-# batches. `score` returns a bare f64 only on the fast path (valid score, no captured output).
+# seconds}` for single calls; for batches, `[score, seconds]` for a row that succeeded without output
+# and `[score, kind, message, traceback, output, seconds]` otherwise. `score` returns a bare f64 only
+# on the fast path (valid score, no captured output).
 WIT = """\
 package rlar:verifier;
 
