@@ -77,6 +77,8 @@ class SamplingSection:
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
     eval_temperature: float = 0.0  # greedy held-out evaluation
+    # Prompts are left-padded to the smallest bucket that fits; each bucket is one compiled shape.
+    prompt_buckets: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048, 4096])
 
 
 @dataclasses.dataclass
@@ -107,6 +109,18 @@ class OptimSection:
 
 
 @dataclasses.dataclass
+class AgentSection:
+    """The reward agent's OpenAI-compatible endpoint; unset = the offline planner decides every plan."""
+
+    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1 (else env RLAR_JAX_AGENT_BASE_URL)
+    model: str | None = None  # else env RLAR_JAX_AGENT_MODEL
+    api_key_env: str = "RLAR_JAX_AGENT_API_KEY"  # name of the environment variable holding the key
+    max_turns: int = 8  # model responses per planning conversation
+    timeout_s: float = 60.0  # per HTTP request
+    deadline_s: float = 300.0  # whole conversation; on expiry the planner's plan is used
+
+
+@dataclasses.dataclass
 class RewardsSection:
     """Which reward system scores completions."""
 
@@ -114,8 +128,10 @@ class RewardsSection:
     # gsm8k: the sandboxed math_answer verifier alone; custom: `custom` below
     custom: str | None = None  # "module:attr" of trusted user code: a RewardFn or a zero-argument factory
     library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite
-    timeout_s: float = 30.0  # per scoring call
-    processes: int = 1  # sandbox worker processes
+    processes: int = 1  # sandbox worker processes (spawned) scoring verifiers in parallel
+    mode: Literal["task", "per_query"] = "task"  # consult planner/agent once per task signature or per query
+    replan: bool = True  # demote and re-plan signatures whose plans fail or give no learning signal
+    agent: AgentSection = dataclasses.field(default_factory=AgentSection)
 
 
 @dataclasses.dataclass

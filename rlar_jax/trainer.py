@@ -104,9 +104,10 @@ class Trainer:
         self.group_size = s.group_size
         eos = tuple(self.policy.tokenizer.eos_ids)
         self.sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
-                                       top_k=s.top_k, group_size=s.group_size, stop_token_ids=eos)
+                                       top_k=s.top_k, group_size=s.group_size, stop_token_ids=eos,
+                                       prompt_buckets=tuple(s.prompt_buckets))
         self.eval_sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature,
-                                            group_size=1, stop_token_ids=eos)
+                                            group_size=1, stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
         L = cfg.loss
         self.grpo = GRPOConfig(loss_type=L.loss_type, scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low,
                                epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,

@@ -9,7 +9,6 @@ bad sample. Every sample gets provenance: plan id, component scores, errors and 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -20,26 +19,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from rlar_jax.data import Example
+from rlar_jax.rewards.plan import RewardPlan
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoringComponent:
-    """One reward function of a plan, as the engine needs it."""
-
-    kind: str  # "verifier" | "reward_model"
-    id: str
-    weight: float
-    meta: tuple[tuple[str, Any], ...] = ()  # extra meta merged over the example's meta
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoringPlan:
-    """The components that score one query."""
-
-    plan_id: str
-    components: tuple[ScoringComponent, ...]
 
 
 class VerifierBackend(Protocol):
@@ -54,19 +36,22 @@ RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence
 
 
 class ScoringEngine:
-    """Scores (example, completion) pairs with per-example plans.
+    """Scores (example, completion) pairs with per-example `RewardPlan`s.
 
-    plan_for: example -> ScoringPlan (the planner/agent/library resolver, or a static table).
+    plan_for: examples -> one plan per example (the resolver over planner/agent/library, or a fixed table).
     verifier_source: verifier id -> source text (seed file or library entry).
+    reward_model: catalog id -> batched scorer (loaded lazily, cached by the caller).
+    on_scored: called with (plans, provenance, rewards, group_size) after each batch, e.g. to feed the
+        reward library's usage statistics; its failures are logged, never raised.
     """
 
-    def __init__(self, backend: VerifierBackend, plan_for: Callable[[Sequence[Example]], list[ScoringPlan]],
-                 verifier_source: Callable[[str], str], reward_models: dict[str, RewardModelFn] | None = None,
-                 on_scored: Callable[[list[ScoringPlan], np.ndarray, dict], None] | None = None):
+    def __init__(self, backend: VerifierBackend, plan_for: Callable[[Sequence[Example]], list[RewardPlan]],
+                 verifier_source: Callable[[str], str], reward_model: Callable[[str], RewardModelFn] | None = None,
+                 on_scored: Callable[[list[RewardPlan], list[dict], np.ndarray, int], None] | None = None):
         self.backend = backend
         self.plan_for = plan_for
         self.verifier_source = verifier_source
-        self.reward_models = dict(reward_models or {})
+        self.reward_model = reward_model
         self.on_scored = on_scored
         self.stats: Counter[str] = Counter()
 
@@ -80,48 +65,42 @@ class ScoringEngine:
         except Exception as e:  # a broken planner must not stop training: every sample fails, counted
             log.exception("reward planning failed")
             self.stats["planning_failures"] += 1
-            prov = [{"plan_id": None, "components": {}, "errors": {"plan": f"{type(e).__name__}: {e}"}}] * n
+            prov = [{"plan_id": None, "components": {}, "errors": {"plan": f"{type(e).__name__}: {e}"}}
+                    for _ in range(n)]
             return np.full(n, np.nan, np.float32), prov
-        comp_scores: dict[tuple[int, str], float] = {}
+        scores: dict[tuple[int, int], float] = {}  # (sample, component index) -> raw score
         errors: dict[int, dict[str, str]] = defaultdict(dict)
-        seconds: dict[tuple[int, str], float] = {}
+        seconds = np.zeros(n)
         # Group samples by component so each verifier / reward model is called once per batch.
-        by_component: dict[tuple[str, str, tuple], list[int]] = defaultdict(list)
+        by_component: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for i, plan in enumerate(plans):
-            for c in plan.components:
-                by_component[(c.kind, c.id, c.meta)].append(i)
-        for (kind, cid, cmeta), idx in by_component.items():
-            key = f"{kind}:{cid}"
+            for j, c in enumerate(plan.components):
+                by_component[(c.kind, c.id)].append((i, j))
+        for (kind, cid), members in by_component.items():
             rows = [{"prompt": examples[i].query, "response": completions[i], "reference": examples[i].reference,
-                     "meta": {**examples[i].meta, **dict(cmeta)}} for i in idx]
+                     "meta": plans[i].scoring_meta(j, examples[i].query, examples[i].meta)} for i, j in members]
             t0 = time.perf_counter()
             results = self._run_component(kind, cid, rows)
-            dt = (time.perf_counter() - t0) / max(len(idx), 1)
-            for i, (score, err) in zip(idx, results):
-                comp_scores[(i, key)] = score
-                seconds[(i, key)] = dt
+            dt = (time.perf_counter() - t0) / max(len(members), 1)
+            for (i, j), (score, err) in zip(members, results):
+                scores[(i, j)] = score
+                seconds[i] += dt
                 if err:
-                    errors[i][key] = err
-                    self.stats[f"failures/{key}"] += 1
+                    errors[i][f"{kind}:{cid}"] = err
+                    self.stats[f"failures/{kind}:{cid}"] += 1
         rewards = np.empty(n, np.float32)
         provenance = []
         for i, plan in enumerate(plans):
-            total, wsum, failed, comps = 0.0, 0.0, False, {}
-            for c in plan.components:
-                key = f"{c.kind}:{c.id}"
-                s = comp_scores.get((i, key), math.nan)
-                comps[key] = s
-                failed |= math.isnan(s)
-                total += c.weight * s
-                wsum += c.weight
-            rewards[i] = math.nan if failed or wsum <= 0 else total / wsum
-            provenance.append({"plan_id": plan.plan_id, "components": comps, "errors": dict(errors.get(i, {})),
-                               "seconds": sum(seconds.get((i, f"{c.kind}:{c.id}"), 0.0) for c in plan.components)})
+            raw = [scores.get((i, j), math.nan) for j in range(len(plan.components))]
+            rewards[i] = plan.combine(raw)
+            provenance.append({"plan_id": plan.plan_id, "signature": plan.task_signature,
+                               "components": {f"{c.kind}:{c.id}": s for c, s in zip(plan.components, raw)},
+                               "errors": dict(errors.get(i, {})), "seconds": float(seconds[i])})
         self.stats["samples"] += n
         self.stats["failed_samples"] += int(np.isnan(rewards).sum())
         if self.on_scored is not None:
             try:
-                self.on_scored(plans, rewards, {"components": comp_scores, "errors": errors})
+                self.on_scored(plans, provenance, rewards, _group_size(examples))
             except Exception:
                 log.exception("reward bookkeeping failed")  # the library must never stop training
         return rewards, provenance
@@ -143,9 +122,9 @@ class ScoringEngine:
                     out.append((float(r.score) if err is None else math.nan, err))
                 return out
             if kind == "reward_model":
-                fn = self.reward_models.get(cid)
-                if fn is None:
-                    raise KeyError(f"reward model {cid!r} is not loaded (known: {sorted(self.reward_models)})")
+                if self.reward_model is None:
+                    raise KeyError(f"reward model {cid!r} requested but this engine has no reward models")
+                fn = self.reward_model(cid)
                 scores = list(fn([r["prompt"] for r in rows], [r["response"] for r in rows],
                                  [r["reference"] for r in rows], [r["meta"] for r in rows]))
                 if len(scores) != len(rows):
@@ -162,3 +141,15 @@ def _checked(score: float) -> tuple[float, str | None]:
     if math.isnan(score) or not 0.0 <= score <= 1.0:
         return math.nan, f"invalid_score: {score!r} is not in [0, 1]"
     return score, None
+
+
+def _group_size(examples: Sequence[Example]) -> int:
+    """Length of the runs of identical examples (GRPO groups are contiguous); 1 when runs differ."""
+    if not examples:
+        return 1
+    run = 1
+    while run < len(examples) and examples[run] is examples[0]:
+        run += 1
+    if len(examples) % run or any(examples[k] is not examples[k - k % run] for k in range(len(examples))):
+        return 1
+    return run

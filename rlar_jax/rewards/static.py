@@ -9,15 +9,18 @@ from pathlib import Path
 from rlar_jax.config import RewardsSection
 from rlar_jax.data import Example
 from rlar_jax.rewards.base import RewardFn
-from rlar_jax.rewards.engine import ScoringComponent, ScoringEngine, ScoringPlan
+from rlar_jax.rewards.engine import ScoringEngine
+from rlar_jax.rewards.plan import Component, RewardPlan
 
+FAMILIES = ("math", "code", "translation", "dialogue", "instruction", "other")
 # The fixed, single-verifier reward of `rewards.system: gsm8k` (no planner, no agent).
 STATIC_VERIFIERS = {"math": "math_answer"}
 
 
 def static_plans(verifiers: dict[str, str]):
     """plan_for() that gives every example of task T the one verifier `verifiers[T]`."""
-    plans = {task: ScoringPlan(f"static:{vid}", (ScoringComponent("verifier", vid, 1.0),))
+    plans = {task: RewardPlan(task_signature=f"static:{task}", task_family=task if task in FAMILIES else "other",
+                              components=(Component("verifier", vid, 1.0),), rationale="fixed verifier")
              for task, vid in verifiers.items()}
 
     def plan_for(examples: Sequence[Example]) -> list[ScoringPlan]:

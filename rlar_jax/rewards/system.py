@@ -1,0 +1,110 @@
+"""The RLAR reward system: plans per task signature (planner or agent, cached in the library), scored by
+the engine with sandboxed verifiers and Flax reward models, usage fed back to the library."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlar_jax.config import RewardsSection
+from rlar_jax.data import Example
+from rlar_jax.rewards.agent import AgentConfig, PlanResolver, RewardAgent
+from rlar_jax.rewards.catalog import Catalog
+from rlar_jax.rewards.engine import RewardModelFn, ScoringEngine, VerifierBackend
+from rlar_jax.rewards.library import Library
+from rlar_jax.rewards.plan import RewardPlan
+from rlar_jax.rewards.planner import OfflinePlanner
+
+log = logging.getLogger(__name__)
+
+
+def agent_config(cfg: RewardsSection) -> AgentConfig:
+    """AgentConfig from `rewards.agent`, falling back to the RLAR_JAX_AGENT_* environment."""
+    a = cfg.agent
+    return AgentConfig.from_env(base_url=a.base_url, model=a.model, api_key=os.environ.get(a.api_key_env),
+                                max_turns=a.max_turns, timeout_s=a.timeout_s, deadline_s=a.deadline_s)
+
+
+class RewardModels:
+    """Catalog reward models, loaded on first use and cached (loading a judge LM is expensive)."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self._fns: dict[str, RewardModelFn] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, model_id: str) -> RewardModelFn:
+        with self._lock:
+            if model_id not in self._fns:
+                from rlar_jax.rewards.models.registry import load_reward_model
+
+                entry = self.catalog.get(model_id)
+                if entry is None:
+                    raise KeyError(f"reward model {model_id!r} is not in the catalog")
+                self._fns[model_id] = load_reward_model(entry)
+            return self._fns[model_id]
+
+
+class RLARSystem(ScoringEngine):
+    """ScoringEngine whose plans come from a PlanResolver over the persistent reward library."""
+
+    def __init__(self, backend: VerifierBackend, library: Library, resolver: PlanResolver, catalog: Catalog):
+        self.library, self.resolver, self.catalog = library, resolver, catalog
+        super().__init__(backend, self._plans, self._source, RewardModels(catalog), self._record)
+
+    def _plans(self, examples: Sequence[Example]) -> list[RewardPlan]:
+        unique: dict[int, Example] = {}
+        for e in examples:
+            unique.setdefault(id(e), e)
+        items = [{"query": e.query, "task": e.task, "reference": e.reference, "meta": e.meta} for e in unique.values()]
+        plans = dict(zip(unique, self.resolver.resolve(items)))
+        return [plans[id(e)] for e in examples]
+
+    def _source(self, verifier_id: str) -> str:
+        row = self.library.get_verifier(verifier_id)
+        if row is None:
+            raise KeyError(f"verifier {verifier_id!r} is not in the reward library")
+        return row["source"]
+
+    def _record(self, plans: list[RewardPlan], provenance: list[dict], rewards: np.ndarray, group_size: int) -> None:
+        if group_size < 2:  # evaluation batches carry no group statistics
+            return
+        self.library.record_scored([p.plan_id for p in plans], [p["components"] for p in provenance],
+                                   rewards.tolist(), group_size)
+
+    def close(self) -> None:
+        """Close the sandbox backend and the library."""
+        super().close()
+        self.library.close()
+
+
+def build_rlar_engine(cfg: RewardsSection, run_dir: Path, backend: VerifierBackend,
+                      catalog: Catalog | None = None) -> RLARSystem:
+    """The default reward system of a training run."""
+    catalog = catalog or Catalog()
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    library = Library.for_run(run_dir, cfg.library)
+    planner = OfflinePlanner(catalog)
+    acfg = agent_config(cfg)
+    agent = RewardAgent(acfg, library, backend, catalog, planner) if acfg.enabled else None
+    resolver = PlanResolver(library, planner, agent, mode=cfg.mode, replan=cfg.replan)
+    log.info("reward system: %s, library %s", "agent " + str(acfg.model) if agent else "offline planner",
+             library.path if hasattr(library, "path") else cfg.library)
+    return RLARSystem(backend, library, resolver, catalog)
+
+
+def describe(system: Any) -> dict[str, Any]:
+    """Counters of a reward system (plans cached/new/re-planned, failures) for logs and metrics."""
+    out: dict[str, Any] = dict(getattr(system, "stats", {}))
+    resolver = getattr(system, "resolver", None)
+    if resolver is not None:
+        out.update({f"plans/{k}": v for k, v in resolver.counts.items()})
+        if resolver.agent is not None:
+            out.update({f"agent/{k}": v for k, v in resolver.agent.stats.snapshot().items()})
+    return out

@@ -1,0 +1,66 @@
+"""Two processes on loopback (jax.distributed, 4 CPU devices each) match one process with 8 devices."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cmd(run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rlar_jax.cli", "train", "--config", str(ROOT / "configs" / "tiny.yaml"),
+            f"trainer.run_dir={run_dir}", "rewards.system=custom",
+            "rewards.custom=rewards_for_tests:CountingLengthReward", "trainer.steps=2",
+            "trainer.checkpoint_every=0", "trainer.eval_before=false", "trainer.eval_after=false",
+            "trainer.plot=false", "trainer.tensorboard=false", *extra]
+
+
+def _env(devices: int, log_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["JAX_PLATFORMS"] = "cpu"
+    env["RLAR_TEST_SCORE_LOG"] = str(log_dir)
+    return env
+
+
+def _losses(run_dir: Path) -> list[float]:
+    return [json.loads(l)["loss"] for l in (run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
+
+
+def test_two_processes_report_the_single_process_loss(tmp_path):
+    single_logs, multi_logs = tmp_path / "single_logs", tmp_path / "multi_logs"
+    single_logs.mkdir()
+    multi_logs.mkdir()
+    single = tmp_path / "single"
+    subprocess.run(_cmd(single), check=True, env=_env(8, single_logs), cwd=ROOT, capture_output=True, timeout=900)
+
+    multi = tmp_path / "multi"
+    port = _free_port()
+    procs = [subprocess.Popen(_cmd(multi, f"distributed.coordinator=127.0.0.1:{port}", "distributed.num_processes=2",
+                                   f"distributed.process_id={i}"),
+                              env=_env(4, multi_logs), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for i in range(2)]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out[-3000:]
+
+    ref, got = _losses(single), _losses(multi)
+    assert len(ref) == len(got) == 2
+    assert any(abs(x) > 1e-6 for x in ref), "loss must be non-trivial for the comparison to mean something"
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    # 2 prompts x G=4 = 8 completions per step: one process scores all 8, each of two scores its own 4.
+    assert (single_logs / "scored_0.txt").read_text().split() == ["8", "8"]
+    for rank in (0, 1):
+        assert (multi_logs / f"scored_{rank}.txt").read_text().split() == ["4", "4"]
