@@ -41,9 +41,9 @@ class Limits:
         if not _MIN_STACK <= self.max_stack_bytes <= _MAX_STACK_CEILING:
             raise ValueError(f"Limits.max_stack_bytes must be in [{_MIN_STACK}, {_MAX_STACK_CEILING}] "
                              f"(wasmtime's async stack size bounds it), got {self.max_stack_bytes}")
-        if self.memory_bytes < (64 << 20):
-            raise ValueError(f"Limits.memory_bytes must be at least 64 MiB (the guest interpreter's heap "
-                             f"starts near 40 MiB), got {self.memory_bytes}")
+        if self.memory_bytes < (32 << 20):
+            raise ValueError(f"Limits.memory_bytes must be at least 32 MiB (the guest interpreter starts "
+                             f"with about 15 MiB of linear memory), got {self.memory_bytes}")
         if self.output_bytes >= (1 << 31):
             raise ValueError(f"Limits.output_bytes must be below 2 GiB, got {self.output_bytes}")
 

@@ -34,6 +34,12 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
+def _tick(engine: wasmtime.Engine, stop: threading.Event) -> None:
+    """Advance the engine's epoch every TICK_S until `stop` is set (the deadline's clock)."""
+    while not stop.wait(TICK_S):
+        engine.increment_epoch()
+
+
 def _check_text(value, field: str, where: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{where}: {field} must be a str, got {type(value).__name__}")
@@ -100,14 +106,13 @@ class Sandbox:
         self.linker.add_wasip2()
         self._ticks = max(1, math.ceil(self.limits.deadline_s / TICK_S)) + 1
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="rlar-sandbox-epoch", daemon=True)
+        # The ticker holds only the engine and its stop event, so a Sandbox dropped without close()
+        # can still be collected; the finalizer then stops the thread.
+        self._ticker = threading.Thread(target=_tick, args=(self.engine, self._stop), name="rlar-sandbox-epoch",
+                                        daemon=True)
         self._ticker.start()
+        weakref.finalize(self, self._stop.set)
         _LIVE.add(self)
-
-    def _tick(self) -> None:
-        engine, stop = self.engine, self._stop
-        while not stop.wait(TICK_S):
-            engine.increment_epoch()
 
     # -- instances -------------------------------------------------------------------------------
     def _instance(self, source: str, sha: str) -> VerifierInstance:
