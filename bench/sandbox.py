@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import random
 import statistics
 import subprocess
@@ -44,16 +45,19 @@ def make_rows(n: int = 1000) -> list[dict]:
     return rows
 
 
-def _timed(fn, seconds: float) -> tuple[int, float]:
-    """Call fn() (which returns how many items it did) until `seconds` pass; (items, elapsed)."""
-    done, start = 0, time.perf_counter()
+def _timed(fn, seconds: float) -> tuple[int, float, float]:
+    """Call fn() (which returns how many items it did) until `seconds` pass; (items, wall s, CPU s).
+
+    CPU time is this process's own, so it shows the cost per call even when other work shares the cores.
+    """
+    done, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         done += fn()
-    return done, time.perf_counter() - start
+    return done, time.perf_counter() - start, time.process_time() - cpu
 
 
-def sandbox_rates(sb: Sandbox, source: str, rows: list[dict], seconds: float) -> tuple[float, float]:
-    """(single calls/s, batched items/s) in this process."""
+def sandbox_rates(sb: Sandbox, source: str, rows: list[dict], seconds: float) -> tuple[float, float, float, float]:
+    """(single calls/s, batched items/s, CPU us per single call, CPU us per batched item) in this process."""
     sb.score_batch(source, rows[:BATCH])  # warm: instance defined, fuel per row measured
     it = iter(range(10**12))
 
@@ -69,9 +73,9 @@ def sandbox_rates(sb: Sandbox, source: str, rows: list[dict], seconds: float) ->
         assert all(r.ok for r in out)
         return len(out)
 
-    n1, t1 = _timed(single, seconds)
-    n2, t2 = _timed(batch, seconds)
-    return n1 / t1, n2 / t2
+    n1, t1, c1 = _timed(single, seconds)
+    n2, t2, c2 = _timed(batch, seconds)
+    return n1 / t1, n2 / t2, c1 / n1 * 1e6, c2 / n2 * 1e6
 
 
 def _worker(barrier, queue, seconds: float) -> None:
@@ -80,7 +84,7 @@ def _worker(barrier, queue, seconds: float) -> None:
     with Sandbox(Limits()) as sb:
         sb.score_batch(source, rows[:BATCH])
         barrier.wait()
-        queue.put(sandbox_rates(sb, source, rows, seconds))
+        queue.put(sandbox_rates(sb, source, rows, seconds)[:2])
 
 
 def two_process_rates(seconds: float) -> tuple[float, float]:
@@ -100,7 +104,7 @@ def pool_rate(source: str, rows: list[dict], seconds: float) -> float:
     """Batched items/s through SandboxPool(2) (includes pickling rows to the workers)."""
     with SandboxPool(2) as pool:
         pool.score_batch(source, rows[:512])
-        n, t = _timed(lambda: len(pool.score_batch(source, rows[:1024])), seconds)
+        n, t, _ = _timed(lambda: len(pool.score_batch(source, rows[:1024])), seconds)
     return n / t
 
 
@@ -116,8 +120,8 @@ def subprocess_rate(source: str, rows: list[dict], calls: int) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def bare_rate(source: str, rows: list[dict], seconds: float) -> float:
-    """Calls/s of the verifier exec'd directly in this interpreter (no isolation at all)."""
+def bare_rate(source: str, rows: list[dict], seconds: float) -> tuple[float, float]:
+    """(calls/s, CPU us per call) of the verifier exec'd directly in this interpreter (no isolation)."""
     ns: dict = {"__name__": "bare_verifier"}
     exec(compile(source, "<verifier>", "exec"), ns)
     fn = ns["score"]
@@ -128,8 +132,8 @@ def bare_rate(source: str, rows: list[dict], seconds: float) -> float:
         fn(row["prompt"], row["response"], row["reference"], row["meta"])
         return 1
 
-    n, t = _timed(call, seconds)
-    return n / t
+    n, t, c = _timed(call, seconds)
+    return n / t, c / n * 1e6
 
 
 def cold_starts(sb: Sandbox, source: str, rows: list[dict], n: int = 10) -> float:
@@ -156,28 +160,30 @@ def main() -> None:
     t0 = time.perf_counter()
     sb = Sandbox()
     sandbox_start = time.perf_counter() - t0
-    single1, batch1 = sandbox_rates(sb, source, rows, args.seconds)
+    single1, batch1, single_cpu, batch_cpu = sandbox_rates(sb, source, rows, args.seconds)
     cold = cold_starts(sb, source, rows)
     sb.close()
     single2, batch2 = two_process_rates(args.seconds)
     pooled = pool_rate(source, rows, args.seconds)
     sub = subprocess_rate(source, rows, args.subprocess_calls)
-    bare = bare_rate(source, rows, args.seconds)
+    bare, bare_cpu = bare_rate(source, rows, args.seconds)
 
     table = [
-        ("sandbox, single calls, 1 process", single1),
-        (f"sandbox, batches of {BATCH}, 1 process", batch1),
-        ("sandbox, single calls, 2 processes (aggregate)", single2),
-        (f"sandbox, batches of {BATCH}, 2 processes (aggregate)", batch2),
-        ("SandboxPool(2).score_batch, 1024 rows", pooled),
-        ("subprocess per call (python -I -S -c)", sub),
-        ("bare in-process Python (no isolation)", bare),
+        ("sandbox, single calls, 1 process", single1, single_cpu),
+        (f"sandbox, batches of {BATCH}, 1 process", batch1, batch_cpu),
+        ("sandbox, single calls, 2 processes (aggregate)", single2, None),
+        (f"sandbox, batches of {BATCH}, 2 processes (aggregate)", batch2, None),
+        ("SandboxPool(2).score_batch, 1024 rows", pooled, None),
+        ("subprocess per call (python -I -S -c)", sub, None),
+        ("bare in-process Python (no isolation)", bare, bare_cpu),
     ]
     print(f"math_answer verifier on GSM8K rationales; guest {build.path.name}; Sandbox() start "
           f"{sandbox_start * 1e3:.1f} ms; new-verifier cold start (median of 10) {cold * 1e3:.2f} ms\n")
-    print(f"{'mode':<52} {'calls/s':>12} {'us/call':>10} {'x subprocess':>13}")
-    for name, rate in table:
-        print(f"{name:<52} {rate:>12,.0f} {1e6 / rate:>10.1f} {rate / sub:>13.0f}")
+    print(f"{'mode':<52} {'calls/s':>12} {'us/call':>10} {'CPU us/call':>12} {'x subprocess':>13}")
+    for name, rate, cpu in table:
+        cpu_text = f"{cpu:.1f}" if cpu is not None else "-"
+        print(f"{name:<52} {rate:>12,.0f} {1e6 / rate:>10.1f} {cpu_text:>12} {rate / sub:>13.0f}")
+    print(f"(host load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs while measuring)")
     print()
     for goal, ok in [(f"sandbox single >= 200x subprocess ({single1 / sub:.0f}x)", single1 >= 200 * sub),
                      (f">= 10k single calls/s per process ({single1:,.0f})", single1 >= 10_000),
