@@ -48,9 +48,11 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
     """The configured reward system over a sandbox (one process) or a sandbox pool (several)."""
     if cfg.system == "custom":
         return load_custom(cfg.custom)
-    from rlar_jax.sandbox import Sandbox, SandboxPool, load_verifier
+    from rlar_jax.sandbox import SandboxPool, load_verifier
 
-    backend = SandboxPool(processes=cfg.processes) if cfg.processes > 1 else Sandbox()
+    # Worker processes even for one: their watchdog bounds a verifier blocked in a host call, which the
+    # epoch deadline of an in-process sandbox cannot interrupt.
+    backend = SandboxPool(processes=max(1, cfg.processes))
     sources: dict[str, str] = {}
 
     def source(vid: str) -> str:
