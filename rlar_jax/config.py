@@ -55,16 +55,69 @@ class DistributedSection:
 
 
 @dataclasses.dataclass
-class DataSection:
-    """Training and held-out prompts."""
+class TaskSource:
+    """One task of the training mixture: where its rows are, how they become prompts, how often it is drawn.
 
-    source: str = "gsm8k"  # dataset kind: gsm8k
+    Paths are local files (relative to the project root when not found as given) or Hugging Face dataset
+    names "owner/name[:split]". With `path` alone one file holds both splits: MBPP is split by task_id
+    (evaluation = ids 11-510, training = 511-974); any other kind holds out its first `eval_size` rows
+    for evaluation and trains on the rest. `train_path` / `eval_path` name the splits explicitly.
+    """
+
+    # Row format: gsm8k (question/answer), math (problem/answer), mbpp (text/code/test_list),
+    # humaneval (prompt/test/entry_point), wmt (line-aligned source + reference text files, or rows with a
+    # `translation` object), hh (HH-RLHF chosen/rejected dialogues), llmbar (input/output_1/output_2/label),
+    # jsonl (any JSONL; see `fields`).
+    kind: Literal["gsm8k", "math", "mbpp", "humaneval", "wmt", "hh", "llmbar", "jsonl"] = "gsm8k"
+    name: str | None = None  # task tag of its examples (per-task metrics, reward routing); default: the kind
+    path: str | None = None  # one source holding both splits (see the class docstring)
+    train_path: str | None = None  # the training split (overrides `path` for training)
+    eval_path: str | None = None  # the evaluation split (overrides `path` for evaluation)
+    reference_path: str | None = None  # wmt with `path`: reference file (default: derived from the source name,
+    # e.g. generaltest2022.en-de.src.en -> generaltest2022.en-de.ref.A.de)
+    weight: float = 1.0  # relative share of the training stream (> 0)
+    limit: int | None = None  # cap on this task's training examples (read before mixing)
+    eval_size: int | None = None  # held-out examples of this task; default data.eval_size
+    # jsonl: example part -> row field, keys: prompt (or messages: a list of {role, content}), reference,
+    # system, and meta.<key> for any meta entry (e.g. meta.tests: test_list)
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    language_pair: str | None = None  # wmt: "src-tgt" codes, e.g. en-de; default: read from the file name
+    instruction: str | None = None  # replaces the kind's default instruction added to each prompt ("" = none)
+    hf_config: str | None = None  # configuration name of a Hugging Face dataset (e.g. "main" for gsm8k)
+    reward_model: str | None = None  # `rlar-jax eval`: catalog id scoring open-ended (dialogue) responses;
+    # default: the reward model the offline planner picks for the task
+    on_error: Literal["raise", "skip"] = "raise"  # malformed row: error naming file:line and field, or skip + count
+
+    def __post_init__(self) -> None:
+        if not (self.weight > 0):
+            raise ValueError(f"weight must be > 0, got {self.weight}")
+        if not (self.path or self.train_path or self.eval_path):
+            raise ValueError(f"task {self.name or self.kind!r}: set path, or train_path and/or eval_path")
+        for key in ("limit", "eval_size"):
+            if getattr(self, key) is not None and getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if self.kind == "jsonl" and not ({"prompt", "messages"} & set(self.fields)):
+            raise ValueError("kind jsonl needs fields.prompt (or fields.messages): the row field holding the prompt")
+
+    @property
+    def task(self) -> str:
+        """The task tag of this source's examples."""
+        return self.name or self.kind
+
+
+@dataclasses.dataclass
+class DataSection:
+    """Training and held-out prompts: a task mixture, or (no `tasks`) the single GSM8K source below."""
+
+    # The mixture. Empty: one GSM8K task from source/train_path/eval_path/max_train_examples (tag "math").
+    tasks: list[TaskSource] = dataclasses.field(default_factory=list)
+    source: str = "gsm8k"  # dataset kind of the single source used when `tasks` is empty: gsm8k
     train_path: str = "../shared/data/gsm8k/train.jsonl"  # local file (relative to the config's project root) or HF name
     eval_path: str = "../shared/data/gsm8k/test.jsonl"
-    eval_size: int = 64  # held-out prompts scored before and after training
-    max_train_examples: int | None = None  # cap on training rows read
-    system_prompt: str | None = None
-    shuffle_seed: int = 0
+    eval_size: int = 64  # held-out prompts scored before and after training (per task with `tasks`)
+    max_train_examples: int | None = None  # cap on training rows read (single source)
+    system_prompt: str | None = None  # system message before every prompt (all tasks)
+    shuffle_seed: int = 0  # seed of the training order (and of each task's shuffle in a mixture)
 
 
 @dataclasses.dataclass

@@ -1,7 +1,10 @@
 """Training and evaluation examples: chat messages, a reference, a task tag and free-form meta.
 
-Loaders read local JSONL files (or a Hugging Face dataset name through `datasets`) and turn each row into
-an `Example`. A malformed row raises `DataError` naming the file, the line and the field.
+Loaders read local JSONL / JSON / plain-text files (or a Hugging Face dataset name through `datasets`)
+and turn each row into an `Example`. A malformed row raises `DataError` naming the file, the line and
+the field, or, under `on_error: skip`, is skipped and counted by a `RowErrors`. The loaders of each
+task kind and the weighted task mixture live in `rlar_jax.datasets`; `load_train` / `load_eval` are
+what the trainer calls.
 """
 
 from __future__ import annotations
@@ -9,10 +12,17 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rlar_jax.config import DataSection
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class DataError(ValueError):
@@ -35,8 +45,38 @@ class Example:
         return self.messages[-1]["content"]
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) from a .jsonl or .jsonl.gz file; a bad line is a DataError."""
+class RowErrors:
+    """What happens to a malformed row: raise its DataError (`on_error="raise"`) or skip and count it."""
+
+    def __init__(self, on_error: str = "raise", keep: int = 5):
+        """`keep`: how many skipped rows' messages are remembered for the report."""
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
+        self.skip = on_error == "skip"
+        self.count = 0
+        self.messages: list[str] = []
+        self._keep = keep
+
+    def handle(self, error: DataError) -> None:
+        """Raise `error`, or (skip mode) count it and remember its message."""
+        if not self.skip:
+            raise error
+        self.count += 1
+        if len(self.messages) < self._keep:
+            self.messages.append(str(error))
+
+
+def resolve_path(path: str) -> str:
+    """A data path as given if it exists, else relative to the project root (configs use ../shared/...)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return str(p)
+    alt = PROJECT_ROOT / path
+    return str(alt) if alt.exists() else path
+
+
+def read_jsonl(path: str | Path, errors: RowErrors | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) from a .jsonl or .jsonl.gz file; a bad line is a DataError (or skipped)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
@@ -48,21 +88,71 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{i}: invalid JSON ({e.msg})") from e
+                _fail(DataError(f"{path}:{i}: invalid JSON ({e.msg})"), errors, e)
+                continue
             if not isinstance(row, dict):
-                raise DataError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+                _fail(DataError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}"), errors)
+                continue
             yield i, row
 
 
-def iter_rows(source: str | Path, config: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ("file:line" or "name[split]#i", row) from a local JSONL file or a Hugging Face dataset.
+def read_json_list(path: str | Path, errors: RowErrors | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number where the object starts, object) from a .json file holding a list of objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, 0)
+    if not text.startswith("[", pos):
+        raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected a JSON list of objects")
+    pos = _skip_ws(text, pos + 1)
+    if text.startswith("]", pos):
+        return
+    while True:
+        line = text.count("\n", 0, pos) + 1
+        try:
+            row, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:  # the rest of the file cannot be located: always an error
+            raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from e
+        if isinstance(row, dict):
+            yield line, row
+        else:
+            _fail(DataError(f"{path}:{line}: expected a JSON object, got {type(row).__name__}"), errors)
+        pos = _skip_ws(text, pos)
+        if text.startswith("]", pos):
+            return
+        if not text.startswith(",", pos):
+            raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected ',' or ']' in the JSON list")
+        pos = _skip_ws(text, pos + 1)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _fail(error: DataError, errors: RowErrors | None, cause: BaseException | None = None) -> None:
+    if errors is None:
+        raise error from cause
+    errors.handle(error)
+
+
+def iter_rows(source: str | Path, config: str | None = None,
+              errors: RowErrors | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ("file:line" or "name[split]#i", row) from a local JSONL/JSON file or a Hugging Face dataset.
 
     A source that is not an existing path is read as a hub dataset "owner/name[:split]" (split defaults
     to train) through `datasets.load_dataset`; that needs network access or a populated HF cache.
     """
     path = Path(source)
-    if path.exists() or str(source).endswith((".jsonl", ".jsonl.gz", ".json")):
-        for line, row in read_jsonl(path):
+    if str(source).endswith(".json"):
+        for line, row in read_json_list(path, errors):
+            yield f"{path}:{line}", row
+        return
+    if path.exists() or str(source).endswith((".jsonl", ".jsonl.gz")):
+        for line, row in read_jsonl(path, errors):
             yield f"{path}:{line}", row
         return
     name, _, split = str(source).partition(":")
@@ -73,40 +163,65 @@ def iter_rows(source: str | Path, config: str | None = None) -> Iterator[tuple[s
         yield f"{name}[{split or 'train'}]#{i}", dict(row)
 
 
-def require(row: dict[str, Any], field: str, where: str, kind: type = str) -> Any:
+def require(row: dict[str, Any], field: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
     """row[field], checked for presence and type; errors name `where` (file:line) and the field."""
     if field not in row:
         raise DataError(f"{where}: missing field {field!r}")
     value = row[field]
     if not isinstance(value, kind):
-        raise DataError(f"{where}: field {field!r} must be {kind.__name__}, got {type(value).__name__}")
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DataError(f"{where}: field {field!r} must be {names}, got {type(value).__name__}")
     return value
 
 
-def _messages(user: str, system: str | None) -> tuple[dict[str, str], ...]:
+def collect(rows: Iterable[tuple[str, dict[str, Any]]], convert: Callable[[str, dict[str, Any]], Example | None],
+            *, limit: int | None = None, errors: RowErrors | None = None) -> list[Example]:
+    """Examples from `convert(where, row)` (None = row not wanted, e.g. another split) up to `limit`;
+    a DataError of one row is raised, or skipped and counted by `errors`."""
+    out: list[Example] = []
+    for where, row in rows:
+        if limit is not None and len(out) >= limit:
+            break
+        try:
+            ex = convert(where, row)
+        except DataError as e:
+            _fail(e, errors)
+            continue
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+def chat(user: str, system: str | None = None) -> tuple[dict[str, str], ...]:
+    """Chat messages of one user turn, after an optional system prompt."""
     msgs = ({"role": "system", "content": system},) if system else ()
     return msgs + ({"role": "user", "content": user},)
 
 
+_messages = chat  # the older private name
+
 GSM8K_INSTRUCTION = "Solve the problem step by step. End with a final line of the form '#### <number>'."
 
 
+def gsm8k_final_answer(answer: str, where: str) -> str:
+    """The number after the last `####` of a GSM8K rationale (thousands separators removed)."""
+    if "####" not in answer:
+        raise DataError(f"{where}: field 'answer' has no '#### <final answer>' line")
+    return answer.rsplit("####", 1)[1].strip().replace(",", "")
+
+
 def load_gsm8k(path: str | Path, *, system_prompt: str | None = None, limit: int | None = None,
-               instruction: str = GSM8K_INSTRUCTION) -> list[Example]:
+               instruction: str = GSM8K_INSTRUCTION, task: str = "math",
+               errors: RowErrors | None = None) -> list[Example]:
     """GSM8K rows (`question`, `answer` ending in `#### N`) as math examples; reference = final answer."""
-    out = []
-    for where, row in iter_rows(path, config="main"):
+    def convert(where: str, row: dict[str, Any]) -> Example:
         question = require(row, "question", where)
         answer = require(row, "answer", where)
-        if "####" not in answer:
-            raise DataError(f"{where}: field 'answer' has no '#### <final answer>' line")
-        final = answer.rsplit("####", 1)[1].strip().replace(",", "")
+        final = gsm8k_final_answer(answer, where)
         prompt = f"{question}\n\n{instruction}" if instruction else question
-        out.append(Example(_messages(prompt, system_prompt), final, "math",
-                           {"rationale": answer}, f"gsm8k:{where}"))
-        if limit is not None and len(out) >= limit:
-            break
-    return out
+        return Example(chat(prompt, system_prompt), final, task, {"rationale": answer}, f"gsm8k:{where}")
+
+    return collect(iter_rows(path, config="main", errors=errors), convert, limit=limit, errors=errors)
 
 
 def shuffled(examples: Sequence[Example], seed: int) -> list[Example]:
@@ -122,3 +237,22 @@ def batch_at(examples: Sequence[Example], position: int, size: int) -> list[Exam
         raise DataError("no training examples")
     n = len(examples)
     return [examples[(position + i) % n] for i in range(size)]
+
+
+def load_train(cfg: "DataSection") -> list[Example]:
+    """The training stream of `cfg`: its task mixture interleaved by weight (seeded), or with no
+    `tasks` the single GSM8K source shuffled. Skipped malformed rows are logged with their count."""
+    from rlar_jax.datasets.mixture import load_split
+
+    examples, report = load_split(cfg, "train")
+    report.log()
+    return examples
+
+
+def load_eval(cfg: "DataSection") -> list[Example]:
+    """The held-out examples of `cfg`: the first `eval_size` of each task's evaluation split, task by task."""
+    from rlar_jax.datasets.mixture import load_split
+
+    examples, report = load_split(cfg, "eval")
+    report.log()
+    return examples

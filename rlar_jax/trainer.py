@@ -134,11 +134,8 @@ class Trainer:
         if L.beta > 0:  # the reference model exists only when the KL term is on
             self.ref_state = jax.tree.map(jnp.copy, nnx.state(self.policy.model, nnx.Param))
         dc = cfg.data
-        self.train_examples = data_lib.shuffled(
-            data_lib.load_gsm8k(resolve_path(dc.train_path), system_prompt=dc.system_prompt,
-                                limit=dc.max_train_examples), dc.shuffle_seed)
-        self.eval_examples = data_lib.load_gsm8k(resolve_path(dc.eval_path), system_prompt=dc.system_prompt,
-                                                 limit=dc.eval_size) if dc.eval_size else []
+        self.train_examples = data_lib.load_train(dc)
+        self.eval_examples = data_lib.load_eval(dc)
 
     # ------------------------------------------------------------------------------------ rewards
     def _default_reward_fn(self) -> RewardFn:
