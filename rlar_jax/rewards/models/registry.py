@@ -1,0 +1,142 @@
+"""`load_reward_model`: a catalog entry (or its id) as a batched reward fn.
+
+Every fn has the signature `(prompts, responses, references, metas) -> list[float]` with scores in
+[0, 1] (NaN for an item it cannot score), and maps its raw output through the entry's `normalisation`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from rlar_jax.models.loader import LoadedModel
+from rlar_jax.rewards.catalog import Catalog, CatalogEntry
+from rlar_jax.rewards.models.bt import BTRewardModel, FeatureExtractor, chat_messages, load_head
+from rlar_jax.rewards.models.embedding import EmbeddingSimilarity, normalise
+
+RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
+DEFAULT_JUDGE_MODEL = "smollm2-135m-instruct"
+
+_frozen: dict[tuple[str, str], LoadedModel] = {}
+_frozen_lock = threading.Lock()
+
+
+def _load(name_or_path: str, head: str = "causal_lm") -> LoadedModel:
+    """A frozen model, loaded once per process (several reward models may share one backbone)."""
+    from rlar_jax.models import load_model
+
+    key = (name_or_path, head)
+    with _frozen_lock:
+        if key not in _frozen:
+            _frozen[key] = load_model(name_or_path, head=head)
+        return _frozen[key]
+
+
+class SeqClsRewardModel:
+    """Batched reward fn over a sequence-classification checkpoint: its scalar at the last token, normalised."""
+
+    def __init__(self, loaded: LoadedModel, normalisation: dict[str, Any] | None = None, max_len: int = 1024,
+                 batch_size: int = 8):
+        """`loaded` must have head="seq_cls" with num_labels == 1."""
+        if loaded.config.num_labels != 1:
+            raise ValueError(f"{loaded.source}: num_labels must be 1 for a scalar reward model, "
+                             f"got {loaded.config.num_labels}")
+        self.loaded, self.max_len, self.batch_size = loaded, int(max_len), int(batch_size)
+        self.normalisation = normalisation or {"type": "sigmoid"}
+        normalise(np.zeros(1), self.normalisation)
+        graphdef = nnx.graphdef(loaded.model)
+
+        def scores(state: nnx.State, tokens: jax.Array, mask: jax.Array) -> jax.Array:
+            return nnx.merge(graphdef, state)(tokens, None, mask.astype(bool))[:, 0]
+
+        self._scores = jax.jit(scores)
+
+    def raw(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """The head's scalar for each (prompt, response) rendered by the chat template."""
+        tok = self.loaded.tokenizer
+        texts = [tok.apply_chat_template(chat_messages(p, r), add_generation_prompt=False)
+                 for p, r in zip(prompts, responses)]
+        ids = [x[-self.max_len:] for x in tok.encode_batch(texts)]
+        out = np.zeros(len(ids))
+        state = nnx.state(self.loaded.model)
+        for s in range(0, len(ids), self.batch_size):
+            chunk = ids[s:s + self.batch_size]
+            width = -(-max(len(x) for x in chunk) // 32) * 32
+            buf = np.full((self.batch_size, width), tok.pad_id, np.int32)
+            mask = np.zeros((self.batch_size, width), np.int32)
+            mask[len(chunk):, 0] = 1
+            for r, x in enumerate(chunk):
+                buf[r, :len(x)], mask[r, :len(x)] = x, 1
+            out[s:s + len(chunk)] = np.asarray(self._scores(state, jnp.asarray(buf), jnp.asarray(mask)))[:len(chunk)]
+        return out
+
+    def __call__(self, prompts: list[str], responses: list[str], references: list[str],
+                 metas: list[dict]) -> list[float]:
+        """Normalised scores in [0, 1]; references are not used."""
+        n = len(responses)
+        for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
+            if len(xs) != n:
+                raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+        if n == 0:
+            return []
+        vals = normalise(self.raw([str(p) for p in prompts], [str(r) for r in responses]), self.normalisation)
+        return [float(v) if math.isfinite(v) else math.nan for v in vals]
+
+
+def _entry(entry_or_id: CatalogEntry | str, catalog: Catalog | None) -> CatalogEntry:
+    if isinstance(entry_or_id, CatalogEntry):
+        return entry_or_id
+    if not isinstance(entry_or_id, str):
+        raise TypeError(f"entry_or_id: expected a CatalogEntry or an id string, got {type(entry_or_id).__name__}")
+    catalog = catalog if catalog is not None else Catalog()
+    entry = catalog.get(entry_or_id)
+    if entry is None:
+        raise KeyError(f"reward model {entry_or_id!r} is not in the catalog; known: "
+                       f"{[e.id for e in catalog.entries()]}")
+    return entry
+
+
+def load_reward_model(entry_or_id: CatalogEntry | str, *, policy: LoadedModel | None = None,
+                      catalog: Catalog | None = None, backbone: LoadedModel | None = None) -> RewardModelFn:
+    """A batched `RewardModelFn` for a catalog entry or id.
+
+    policy: the model a `judge` entry with source "policy" scores with (default: smollm2-135m-instruct).
+    catalog: where ids are looked up (default: built-ins + `$RLAR_JAX_HOME/reward_models/*.json`).
+    backbone: an already loaded frozen backbone for a `bt_head` entry (default: load the one its head names).
+    """
+    e = _entry(entry_or_id, catalog)
+    if e.kind == "embedding":
+        if e.architecture != "bert":
+            raise ValueError(f"catalog entry {e.id!r}: embedding architecture must be 'bert', got {e.architecture!r}")
+        from rlar_jax.rewards.models.bert import MINILM_PACKAGE, load_sentence_encoder, minilm_dir
+
+        if e.source.startswith("pypi:"):
+            if e.source != f"pypi:{MINILM_PACKAGE}":
+                raise ValueError(f"catalog entry {e.id!r}: source {e.source!r}: only pypi:{MINILM_PACKAGE} is known")
+            model_dir = minilm_dir()
+        else:
+            model_dir = Path(e.source).expanduser()
+        return EmbeddingSimilarity(load_sentence_encoder(model_dir), e.normalisation or None)
+    if e.kind == "judge":
+        from rlar_jax.rewards.models.judge import GenerativeJudge
+
+        if e.source == "policy":
+            model = policy if policy is not None else _load(DEFAULT_JUDGE_MODEL)
+        else:
+            model = _load(e.source.removeprefix("hf:"))
+        return GenerativeJudge(model, normalisation=e.normalisation or None)
+    if e.kind == "bt_head":
+        head, meta = load_head(Path(e.source).expanduser())
+        lm = backbone if backbone is not None else _load(meta["backbone"])
+        extractor = FeatureExtractor(lm, max_len=int(meta["max_len"]))
+        return BTRewardModel(extractor, head, e.normalisation or None)
+    if e.kind == "hf_seq_cls":
+        return SeqClsRewardModel(_load(e.source.removeprefix("hf:"), head="seq_cls"), e.normalisation or None)
+    raise ValueError(f"catalog entry {e.id!r}: unsupported kind {e.kind!r}")
