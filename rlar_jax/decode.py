@@ -1,0 +1,112 @@
+"""One-token decode step and token sampling for the rollout sampler.
+
+The model's own forward pass scans over stacked layers; for a single decode token on CPU that costs a
+copy of every layer's weights and cache slice per step (XLA cannot feed a dynamic slice straight into a
+matmul), about a third of the step. Here the layers are unrolled over per-layer weights and per-layer
+caches laid out [batch, kv_heads, slots, head_dim], so a step reads each weight and cache slot once
+and writes its new key/value in place. The arithmetic is `transformer._layer`'s, op for op; the
+rollout tests check greedy tokens and log-probs against the full forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rlar_jax.models.transformer import CausalLM, KVCache, apply_rope, rms_norm, rope_inv_freq
+
+LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
+
+
+def unstack_layers(model: CausalLM) -> list[dict[str, jax.Array]]:
+    """Per-layer weight dicts sliced from the stacked block weights (inside jit: one copy per call)."""
+    stacked = {n: v[...] for n, v in vars(model.model.blocks).items() if isinstance(v, nnx.Param)}
+    return [{n: w[i] for n, w in stacked.items()} for i in range(model.cfg.num_layers)]
+
+
+def split_cache(cache: KVCache) -> LayerCache:
+    """[layers, batch, slots, kv_heads, head_dim] -> per-layer [batch, kv_heads, slots, head_dim]."""
+    per_layer = lambda a: tuple(jnp.swapaxes(a[i], 1, 2) for i in range(a.shape[0]))  # noqa: E731
+    return per_layer(cache.k), per_layer(cache.v)
+
+
+def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: LayerCache, tokens: jax.Array,
+                positions: jax.Array, kv_mask: jax.Array, slot: jax.Array) -> tuple[jax.Array, LayerCache]:
+    """Logits f32[R, V] for one token per row (tokens, positions i32[R]) written at cache `slot`.
+
+    kv_mask bool[R, S] marks real slots; a row attends to slots s <= slot with kv_mask set.
+    """
+    cfg = model.cfg
+    dt = cfg.compute_dtype
+    R = tokens.shape[0]
+    K, hd = cfg.num_kv_heads, cfg.head_dim
+    G = cfg.num_heads // K
+    inv_freq = rope_inv_freq(cfg)
+    pos = positions[:, None]
+    S = cache[0][0].shape[2]
+    allowed = (kv_mask & (jnp.arange(S)[None, :] <= slot))[:, None, None, :]  # [R, 1, 1, S]
+    x = jnp.take(model.model.embed[...], tokens, axis=0).astype(dt)  # [R, D]
+    keys, values = list(cache[0]), list(cache[1])
+    for i, w in enumerate(layers):
+        h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
+        q = jnp.einsum("rd,dhk->rhk", h, w["wq"].astype(dt))
+        k = jnp.einsum("rd,dhk->rhk", h, w["wk"].astype(dt))
+        v = jnp.einsum("rd,dhk->rhk", h, w["wv"].astype(dt))
+        if cfg.attention_bias:
+            q, k, v = q + w["bq"].astype(dt), k + w["bk"].astype(dt), v + w["bv"].astype(dt)
+        if cfg.qk_norm:
+            q = rms_norm(q, w["q_norm"], cfg.rms_norm_eps)
+            k = rms_norm(k, w["k_norm"], cfg.rms_norm_eps)
+        q = apply_rope(q[:, None], pos, inv_freq)[:, 0]
+        k = apply_rope(k[:, None], pos, inv_freq)[:, 0]
+        keys[i] = jax.lax.dynamic_update_slice(keys[i], k[:, :, None].astype(keys[i].dtype), (0, 0, slot, 0))
+        values[i] = jax.lax.dynamic_update_slice(values[i], v[:, :, None].astype(values[i].dtype), (0, 0, slot, 0))
+        qg = q.reshape(R, K, G, hd)
+        scores = jnp.einsum("rkgd,rksd->rkgs", qg, keys[i].astype(dt)).astype(jnp.float32) / math.sqrt(hd)
+        scores = jnp.where(allowed, scores, jnp.finfo(jnp.float32).min)
+        probs = jax.nn.softmax(scores, axis=-1).astype(dt)
+        attn = jnp.einsum("rkgs,rksd->rkgd", probs, values[i].astype(dt)).reshape(R, K * G, hd)
+        x = x + jnp.einsum("rhk,hkd->rd", attn, w["wo"].astype(dt))
+        h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
+        gate = jnp.einsum("rd,df->rf", h, w["w_gate"].astype(dt))
+        up = jnp.einsum("rd,df->rf", h, w["w_up"].astype(dt))
+        x = x + jnp.einsum("rf,fd->rd", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
+    x = rms_norm(x, model.model.final_norm[...], cfg.rms_norm_eps)
+    return model.logits(x), (tuple(keys), tuple(values))
+
+
+def _keep_top_p(sorted_logits: jax.Array, top_p: float) -> jax.Array:
+    """Mask (-inf) the tail of descending-sorted logits beyond cumulative probability top_p."""
+    probs = jax.nn.softmax(sorted_logits, axis=-1)
+    before = jnp.cumsum(probs, axis=-1) - probs  # mass strictly above each token; the first is always kept
+    return jnp.where(before < top_p, sorted_logits, -jnp.inf)
+
+
+def sample_tokens(logits: jax.Array, key: jax.Array, temperature: float, top_k: int = 0,
+                  top_p: float = 1.0) -> tuple[jax.Array, jax.Array]:
+    """Sample one token per row from f32[B, V] logits; returns (tokens i32[B], logprobs f32[B]).
+
+    Log-probs are log_softmax(logits / temperature) of the chosen token before top-k/top-p filtering
+    (temperature 1 when greedy, temperature 0). With top_k the filtering works on the k candidates
+    only, so no [B, V] sort happens.
+    """
+    scaled = logits if temperature == 0 else logits / temperature
+    lse = jax.nn.logsumexp(scaled, axis=-1)
+    if temperature == 0:
+        tok = jnp.argmax(logits, axis=-1)
+    elif top_k > 0:
+        vals, idx = jax.lax.top_k(scaled, min(top_k, scaled.shape[-1]))
+        if top_p < 1:
+            vals = _keep_top_p(vals, top_p)
+        tok = jnp.take_along_axis(idx, jax.random.categorical(key, vals)[:, None], axis=-1)[:, 0]
+    elif top_p < 1:
+        order = jnp.argsort(-scaled, axis=-1)
+        vals = _keep_top_p(jnp.take_along_axis(scaled, order, axis=-1), top_p)
+        tok = jnp.take_along_axis(order, jax.random.categorical(key, vals)[:, None], axis=-1)[:, 0]
+    else:
+        tok = jax.random.categorical(key, scaled)
+    tok = tok.astype(jnp.int32)
+    return tok, jnp.take_along_axis(scaled, tok[:, None], axis=-1)[:, 0] - lse
