@@ -17,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "rlar_jax.train_cli",
     "rlar_jax.rewards.cli",
     "rlar_jax.rewards.models.cli",
+    "rlar_jax.generate",
 )
 
 
