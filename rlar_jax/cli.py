@@ -17,6 +17,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "rlar_jax.train_cli",
     "rlar_jax.rewards.cli",
     "rlar_jax.rewards.models.cli",
+    "rlar_jax.evaluate",
+    "rlar_jax.rewardbench",
     "rlar_jax.generate",
 )
 

@@ -127,6 +127,15 @@ def read_json_list(path: str | Path, errors: RowErrors | None = None) -> Iterato
         pos = _skip_ws(text, pos + 1)
 
 
+def _starts_with_object(path: Path) -> bool:
+    """True when the file's first non-blank character opens an object (JSON lines, not a JSON list)."""
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as f:
+        head = f.read(4096).lstrip()
+    return head.startswith("{")
+
+
 def _skip_ws(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
@@ -141,13 +150,14 @@ def _fail(error: DataError, errors: RowErrors | None, cause: BaseException | Non
 
 def iter_rows(source: str | Path, config: str | None = None,
               errors: RowErrors | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ("file:line" or "name[split]#i", row) from a local JSONL/JSON file or a Hugging Face dataset.
+    """Yield ("file:line" or "name[split]#i", row) from a local JSONL file, a .json file (a list of objects,
+    or JSON lines), or a Hugging Face dataset.
 
     A source that is not an existing path is read as a hub dataset "owner/name[:split]" (split defaults
     to train) through `datasets.load_dataset`; that needs network access or a populated HF cache.
     """
     path = Path(source)
-    if str(source).endswith(".json"):
+    if str(source).endswith(".json") and not _starts_with_object(path):  # a .json file may hold JSON lines
         for line, row in read_json_list(path, errors):
             yield f"{path}:{line}", row
         return

@@ -1,10 +1,15 @@
-"""Data loading: GSM8K rows become examples; malformed rows name file, line and field."""
+"""Data loading: every task kind on the shared data, malformed rows (named errors, skip-and-count), mixtures."""
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
 
-from rlar_jax.data import DataError, batch_at, load_gsm8k, shuffled
+from rlar_jax.config import ConfigError, DataSection, build
+from rlar_jax.data import DataError, RowErrors, batch_at, load_eval, load_gsm8k, load_train, shuffled
+from rlar_jax.datasets import (load_hh, load_humaneval, load_jsonl, load_llmbar, load_math, load_mbpp, load_pairs,
+                               load_wmt)
 
 GSM8K = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gsm8k" / "test.jsonl"
 
@@ -45,14 +50,6 @@ def test_shuffle_and_wraparound():
 
 
 # ------------------------------------------------------------------------------ task kinds and mixtures
-
-import gzip  # noqa: E402
-import json  # noqa: E402
-
-from rlar_jax.config import ConfigError, DataSection, TaskSource, build  # noqa: E402
-from rlar_jax.data import RowErrors, load_eval, load_train  # noqa: E402
-from rlar_jax.datasets import (load_hh, load_humaneval, load_jsonl, load_llmbar, load_math, load_mbpp,  # noqa: E402
-                               load_pairs, load_wmt)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 MBPP = DATA / "mbpp" / "mbpp.jsonl"
@@ -187,6 +184,12 @@ def test_llmbar_pairs_and_malformed(tmp_path):
     errors = RowErrors("skip")
     pairs = load_pairs("llmbar", p, errors=errors)
     assert [(x.chosen, x.rejected) for x in pairs] == [("y", "x")] and errors.count == 1
+    lines = _jsonl(tmp_path / "lines.json", rows)  # JSON lines in a .json file are read line by line
+    with pytest.raises(DataError, match=r"lines.json:2: field 'label' must be 1 or 2"):
+        load_llmbar(lines)
+    p.write_text('[{"input": "a", "output_1": "x", "output_2": "y", "label": 1}\n{"input": "b"}]')
+    with pytest.raises(DataError, match=r"bar.json:2: expected ',' or '\]'"):
+        load_llmbar(p)
 
 
 def test_generic_jsonl_field_mapping(tmp_path):
@@ -197,7 +200,8 @@ def test_generic_jsonl_field_mapping(tmp_path):
         load_jsonl(p, {"prompt": "q", "reference": "a"}, task="trivia")
     with pytest.raises(ValueError, match="fields: unknown key 'answer'"):
         load_jsonl(p, {"prompt": "q", "answer": "a"}, task="trivia")
-    chats = _jsonl(tmp_path / "c.jsonl", [{"m": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}]}])
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}]
+    chats = _jsonl(tmp_path / "c.jsonl", [{"m": turns}])
     with pytest.raises(DataError, match=r"c.jsonl:1: field 'm' must end with a user message"):
         load_jsonl(chats, {"messages": "m"}, task="chat")
 
