@@ -16,6 +16,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -318,12 +319,16 @@ class BTRewardModel:
 
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
-        """Normalised reward per row in [0, 1]; references are not used."""
+        """Normalised reward per row in [0, 1] (NaN where prompt or response is not a string); references
+        are not used."""
         n = len(responses)
         for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
             if len(xs) != n:
                 raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
-        if n == 0:
-            return []
-        r = self.head.reward(self.extractor([str(p) for p in prompts], [str(x) for x in responses]))
-        return [float(s) for s in normalise(r, self.normalisation)]
+        out = [math.nan] * n
+        ok = [i for i in range(n) if isinstance(prompts[i], str) and isinstance(responses[i], str)]
+        if ok:
+            r = self.head.reward(self.extractor([prompts[i] for i in ok], [responses[i] for i in ok]))
+            for i, s in zip(ok, normalise(r, self.normalisation)):
+                out[i] = float(s)
+        return out

@@ -38,6 +38,8 @@ def train_reward_model(data: list[str], name: str, *, backbone: str = "smollm2-1
         raise ValueError("--data: give at least one hh:PATH or llmbar:PATH")
     t0 = time.perf_counter()
     all_pairs = [p for spec in data for p in load_pairs(spec)]
+    # Provenance with absolute paths: the catalog entry outlives the directory it was trained from.
+    data = [f"{kind}:{Path(path).resolve()}" for kind, _, path in (spec.partition(":") for spec in data)]
     if len(all_pairs) < pairs + eval_pairs:
         raise ValueError(f"--data has {len(all_pairs)} usable pairs; --pairs {pairs} + --eval-pairs {eval_pairs} "
                          f"needs {pairs + eval_pairs}")

@@ -66,15 +66,16 @@ class EmbeddingSimilarity:
 
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
-        """Scores in [0, 1], NaN where the reference is empty."""
+        """Scores in [0, 1]; NaN where the reference is empty or an input is not a string."""
         n = len(responses)
         for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
             if len(xs) != n:
                 raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
         out = [math.nan] * n
-        idx = [i for i in range(n) if isinstance(references[i], str) and references[i].strip()]
+        idx = [i for i in range(n) if isinstance(responses[i], str) and isinstance(references[i], str)
+               and references[i].strip()]
         if idx:
-            cos = self.cosine([str(responses[i]) for i in idx], [references[i] for i in idx])
+            cos = self.cosine([responses[i] for i in idx], [references[i] for i in idx])
             for i, s in zip(idx, normalise(cos, self.normalisation)):
                 out[i] = float(s)
         return out

@@ -79,15 +79,18 @@ class SeqClsRewardModel:
 
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
-        """Normalised scores in [0, 1]; references are not used."""
+        """Normalised scores in [0, 1] (NaN where prompt or response is not a string); references are not used."""
         n = len(responses)
         for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
             if len(xs) != n:
                 raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
-        if n == 0:
-            return []
-        vals = normalise(self.raw([str(p) for p in prompts], [str(r) for r in responses]), self.normalisation)
-        return [float(v) if math.isfinite(v) else math.nan for v in vals]
+        out = [math.nan] * n
+        ok = [i for i in range(n) if isinstance(prompts[i], str) and isinstance(responses[i], str)]
+        if ok:
+            vals = normalise(self.raw([prompts[i] for i in ok], [responses[i] for i in ok]), self.normalisation)
+            for i, v in zip(ok, vals):
+                out[i] = float(v)
+        return out
 
 
 def _entry(entry_or_id: CatalogEntry | str, catalog: Catalog | None) -> CatalogEntry:

@@ -116,6 +116,7 @@ def test_train_rm_cli_learns_synthetic_preference(tiny_backbone_dir, tmp_path, i
     scores = fn(["w45 w50", "w41"] * 2, ["w4 w9 w11", "w15", "w30 w25", "w33 w38 w24"], [""] * 4, [{}] * 4)
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert min(scores[:2]) > 0.5 > max(scores[2:])
+    assert math.isnan(fn(["w45"], [None], [""], [{}])[0])  # a non-string response cannot be scored
 
 
 def test_train_rm_input_errors(tiny_lm, tmp_path):

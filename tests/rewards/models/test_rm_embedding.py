@@ -29,6 +29,7 @@ def test_embedding_similarity_checks_lengths(minilm):
     with pytest.raises(ValueError, match="references: got 1 items for 2 responses"):
         EmbeddingSimilarity(minilm)(["a", "b"], ["a", "b"], ["a"], [{}, {}])
     assert EmbeddingSimilarity(minilm)([], [], [], []) == []
+    assert math.isnan(EmbeddingSimilarity(minilm)(["q"], [None], ["ref"], [{}])[0])
 
 
 def test_normalise_specs():

@@ -36,6 +36,7 @@ def test_hf_seq_cls_matches_transformers(tmp_path):
         expected.append(1 / (1 + math.exp(-logit)))
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     assert np.ptp(scores) > 0.01 and all(0 < s < 1 for s in scores)
+    assert math.isnan(fn(["w5", None], ["w6", "w7"], ["", ""], [{}, {}])[1])
 
 
 def test_hf_seq_cls_needs_one_label(tmp_path):
