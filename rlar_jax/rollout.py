@@ -29,7 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rlar_jax.decode import LayerCache, decode_step, sample_tokens, split_cache, unstack_layers
 from rlar_jax.models.transformer import init_cache
-from rlar_jax.sharding import BATCH_AXES, batch_sharding
+from rlar_jax.sharding import BATCH_AXES, host_local, process_max, to_global, batch_sharding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,8 @@ class SamplingConfig:
         multiple of this (capped at max_new_tokens), so later passes see few distinct lengths.
     decode_chunk: attention-window growth in slots; each window is one compiled decode loop
         (0 = a single window over the whole cache).
+    max_decode_windows: cap on the number of windows (the growth is raised to fit): compile time grows
+        with every window (~1 decode step graph each), attention cost shrinks with more.
     """
 
     max_new_tokens: int = 256
@@ -59,6 +61,7 @@ class SamplingConfig:
     prompt_buckets: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
     completion_bucket: int = 32
     decode_chunk: int = 64
+    max_decode_windows: int = 4
 
     def __post_init__(self) -> None:
         def need(ok: bool, field: str, expected: str) -> None:
@@ -78,6 +81,8 @@ class SamplingConfig:
         need(isinstance(self.completion_bucket, int) and self.completion_bucket >= 1, "completion_bucket",
              "an int >= 1")
         need(isinstance(self.decode_chunk, int) and self.decode_chunk >= 0, "decode_chunk", "an int >= 0")
+        need(isinstance(self.max_decode_windows, int) and self.max_decode_windows >= 1, "max_decode_windows",
+             "an int >= 1")
 
 
 @jax.tree_util.register_dataclass
@@ -146,11 +151,12 @@ class _Plan:
     mesh: Mesh | None
 
 
-def _windows(prompt_len: int, max_new: int, chunk: int) -> tuple[int, ...]:
+def _windows(prompt_len: int, max_new: int, chunk: int, max_windows: int) -> tuple[int, ...]:
     """Window sizes: the step feeding slot s (s < prompt_len + max_new - 1) runs in the first window > s."""
     total = prompt_len + max_new
     if chunk == 0:
         return (total,)
+    chunk = max(chunk, math.ceil(max_new / max_windows))
     return tuple(min(prompt_len + c * chunk, total) for c in range(1, math.ceil(max_new / chunk) + 1))
 
 
@@ -239,10 +245,18 @@ def _check_prompts(prompt_ids: Sequence[Sequence[int]], vocab_size: int) -> None
 
 
 def _put(x: np.ndarray, mesh: Mesh | None) -> jax.Array:
-    """Batch-shard over (data, fsdp) when the batch divides; else replicate."""
+    """Batch-shard over (data, fsdp) when the batch divides; else replicate. With several processes each
+    passes its own rows and they are assembled into one global array."""
     if mesh is None:
         return jnp.asarray(x)
     n = mesh.shape["data"] * mesh.shape["fsdp"]
+    if jax.process_count() > 1:
+        if (x.shape[0] * jax.process_count()) % n == 0:
+            return to_global(x, mesh)
+        from jax.experimental import multihost_utils  # too few rows to shard: every process gets all of them
+
+        full = np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return jax.make_array_from_process_local_data(NamedSharding(mesh, P()), full)
     spec = P(BATCH_AXES, *([None] * (x.ndim - 1))) if x.shape[0] % n == 0 else P()
     return jax.device_put(x, NamedSharding(mesh, spec))
 
@@ -259,14 +273,15 @@ def generate(model: nnx.Module, prompt_ids: Sequence[Sequence[int]], cfg: Sampli
     _check_prompts(prompt_ids, model.cfg.vocab_size)
     if not isinstance(pad_id, (int, np.integer)) or not 0 <= pad_id < model.cfg.vocab_size:
         raise ValueError(f"pad_id must be a token id in [0, {model.cfg.vocab_size}), got {pad_id!r}")
-    R = len(prompt_ids) * cfg.group_size
+    R = len(prompt_ids) * cfg.group_size * jax.process_count()  # global rows
     if mesh is not None and R % (mesh.shape["data"] * mesh.shape["fsdp"]):
         raise ValueError(f"prompts x group_size = {R} rows must divide by the mesh's data x fsdp = "
                          f"{mesh.shape['data'] * mesh.shape['fsdp']}")
-    Pl = prompt_bucket(max(len(p) for p in prompt_ids), cfg.prompt_buckets)
+    # Every process must compile the same shapes: the bucket of the longest prompt of any process.
+    Pl = prompt_bucket(process_max(max(len(p) for p in prompt_ids)), cfg.prompt_buckets)
     ids, mask = left_pad(prompt_ids, Pl, pad_id)
     N = cfg.max_new_tokens
-    plan = _Plan(prompt_len=Pl, max_new=N, windows=_windows(Pl, N, cfg.decode_chunk),
+    plan = _Plan(prompt_len=Pl, max_new=N, windows=_windows(Pl, N, cfg.decode_chunk, cfg.max_decode_windows),
                  temperature=float(cfg.temperature), top_k=cfg.top_k, top_p=float(cfg.top_p),
                  stop_ids=tuple(sorted({*map(int, eos_ids), *cfg.stop_token_ids})), pad_id=int(pad_id), mesh=mesh)
     graphdef, state = nnx.split(model)
@@ -334,9 +349,9 @@ def encode_prompts(tokenizer: Any, messages_list: Sequence[str | Sequence[dict[s
     return out
 
 
-def decode_completions(tokenizer: Any, rollout: Rollout) -> list[str]:
-    """Completion text of every row, without the stop token."""
-    ids = np.asarray(jax.device_get(rollout.completion_ids))
-    lengths = np.asarray(jax.device_get(rollout.lengths))
-    stopped = ~np.asarray(jax.device_get(rollout.truncated))
+def decode_completions(tokenizer: Any, rollout: Rollout, mesh: Mesh | None = None) -> list[str]:
+    """Completion text of every row of this process (all rows with one process), without the stop token."""
+    ids = host_local(rollout.completion_ids, mesh)
+    lengths = host_local(rollout.lengths, mesh)
+    stopped = ~host_local(rollout.truncated, mesh)
     return [tokenizer.decode(ids[i, : n - int(s and n > 0)].tolist()) for i, (n, s) in enumerate(zip(lengths, stopped))]

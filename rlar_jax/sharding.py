@@ -128,3 +128,29 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
                                process_id=process_id, local_device_ids=local_device_ids)
+
+
+def to_global(x: np.ndarray, mesh: Mesh) -> jax.Array:
+    """Assemble each process's rows into one array whose leading axis is sharded over (data, fsdp).
+
+    With one process this is a device_put; with several, every process passes its own rows.
+    """
+    return jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), np.asarray(x))
+
+
+def host_local(x: jax.Array, mesh: Mesh | None = None) -> np.ndarray:
+    """This process's rows of a batch-sharded array (the whole array with one process)."""
+    if jax.process_count() == 1 or mesh is None:
+        return np.asarray(jax.device_get(x))
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.global_array_to_host_local_array(x, mesh, P(BATCH_AXES)))
+
+
+def process_max(value: int) -> int:
+    """The largest `value` over all processes (so every process picks the same static shape)."""
+    if jax.process_count() == 1:
+        return int(value)
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.asarray([value], np.int64))))

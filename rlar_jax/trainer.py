@@ -30,7 +30,7 @@ from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.rewards.base import RewardFn, check_rewards
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
-from rlar_jax.sharding import MeshConfig, batch_sharding, initialize_distributed, make_mesh
+from rlar_jax.sharding import MeshConfig, host_local, initialize_distributed, make_mesh, to_global
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -63,22 +63,6 @@ def make_logprob_fn(temperature: float, chunk: int = 64):
         return token_logprobs_chunked(h, lambda x: model.logits(x) * inv_t, tokens[:, prompt_len:], chunk)
 
     return logprob_fn
-
-
-def host_local(x: jax.Array, mesh: jax.sharding.Mesh) -> np.ndarray:
-    """This process's rows of a batch-sharded global array."""
-    if jax.process_count() == 1:
-        return np.asarray(jax.device_get(x))
-    from jax.sharding import PartitionSpec as P
-
-    from rlar_jax.sharding import BATCH_AXES
-
-    return np.asarray(multihost_utils.global_array_to_host_local_array(x, mesh, P(BATCH_AXES)))
-
-
-def to_global(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
-    """Assemble per-process rows into one array sharded over (data, fsdp)."""
-    return jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x)
 
 
 def gather(x: np.ndarray) -> np.ndarray:
@@ -150,7 +134,7 @@ class Trainer:
         prompt_ids = encode_prompts(self.policy.tokenizer, [list(e.messages) for e in examples])
         rollout = generate(self.policy.model, prompt_ids, sampling, key, pad_id=self.policy.tokenizer.pad_id,
                            eos_ids=tuple(self.policy.tokenizer.eos_ids), mesh=self.mesh, timings=timings)
-        texts = decode_completions(self.policy.tokenizer, rollout)
+        texts = decode_completions(self.policy.tokenizer, rollout, self.mesh)
         return rollout, texts, timings
 
     def _score(self, examples: Sequence[data_lib.Example], texts: list[str]) -> tuple[np.ndarray, list[dict]]:
@@ -250,13 +234,9 @@ class Trainer:
             timings["step"] = time.perf_counter() - t_step
             rewards = gather(rewards_local)
             lengths = gather(host_local(rollout.lengths, self.mesh))
-            all_examples = [e for e in examples for _ in range(G)]
-            if jax.process_count() > 1:  # per-task stats need every process's task tags
-                tags = gather(np.asarray([hash(e.task) % 2**31 for e in all_examples], np.int64))
-                names = {hash(e.task) % 2**31: e.task for e in all_examples}
-                all_examples = [data_lib.Example((), "", names.get(int(t), str(int(t)))) for t in tags]
-            rec = step_metrics(step, m, rewards, all_examples, lengths, G, provenance, timings,
-                               int(lengths.sum()))
+            # Every process holds the same data order, so the global batch's tags need no communication.
+            tasks = [e.task for e in data_lib.batch_at(self.train_examples, position - B, B) for _ in range(G)]
+            rec = step_metrics(step, m, rewards, tasks, lengths, G, provenance, timings, int(lengths.sum()))
             logger.log(rec)
             if bar is not None:
                 bar.update(1)
@@ -287,7 +267,7 @@ class Trainer:
             close()
 
 
-def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, examples: Sequence[data_lib.Example],
+def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, tasks: Sequence[str],
                  lengths: np.ndarray, group_size: int, provenance: list[dict], timings: dict[str, float],
                  new_tokens: int) -> dict[str, Any]:
     """The JSONL record of one step."""
@@ -299,7 +279,6 @@ def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, examples: Se
     rec["reward/failed"] = int(np.isnan(rewards).sum())
     groups = rewards.reshape(-1, group_size)
     rec["frac_reward_zero_std"] = float(np.mean([np.nanstd(g) == 0 if not np.isnan(g).all() else 1.0 for g in groups]))
-    tasks = [e.task for e in examples]
     for task in sorted(set(tasks)):
         vals = rewards[[i for i, t in enumerate(tasks) if t == task]]
         vals = vals[~np.isnan(vals)]
