@@ -131,7 +131,7 @@ class ModelConfig:
             bos_token_id=d.get("bos_token_id"),
             eos_token_ids=eos_ids,
             pad_token_id=d.get("pad_token_id"),
-            num_labels=int(d.get("num_labels", len(d.get("id2label") or {}) or 1)),
+            num_labels=int(d.get("num_labels", len(d.get("id2label") or {}) or 2)),  # HF default: 2 labels
         )
         if model_type == "qwen2":  # qwen2 always has q/k/v bias; its config has no attention_bias key
             fields["attention_bias"] = True
