@@ -117,6 +117,9 @@ class DataSection:
     eval_size: int = 64  # held-out prompts scored before and after training (per task with `tasks`)
     max_train_examples: int | None = None  # cap on training rows read (single source)
     system_prompt: str | None = None  # system message before every prompt (all tasks)
+    # Drop examples whose messages total more characters than this (bounds prompt length, hence memory
+    # and compiled shapes; long HH dialogues run to thousands); counted in the load report. None = keep all.
+    max_prompt_chars: int | None = None
     shuffle_seed: int = 0  # seed of the training order (and of each task's shuffle in a mixture)
 
 

@@ -234,6 +234,9 @@ def test_mixture_interleaves_by_weight_and_is_seeded():
     ev = load_eval(cfg)
     assert [e.task for e in ev] == ["math"] * 3 + ["code"] * 3 + ["translation"] * 3 + ["dialogue"] * 3
     assert [e.meta["task_id"] for e in ev if e.task == "code"] == [11, 12, 13]
+    short = load_train(_mix(max_prompt_chars=300))
+    assert short and max(sum(len(m["content"]) for m in e.messages) for e in short) <= 300
+    assert {e.task for e in short} == {"math", "code", "translation", "dialogue"}
     # `path` alone: the first eval_size rows are held out from training
     held = {e.uid for e in ev if e.task == "translation"}
     assert not held & {e.uid for e in train if e.task == "translation"}

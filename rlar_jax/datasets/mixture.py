@@ -31,12 +31,15 @@ class LoadReport:
     split: str
     loaded: dict[str, int] = dataclasses.field(default_factory=dict)
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    too_long: dict[str, int] = dataclasses.field(default_factory=dict)  # over data.max_prompt_chars
     messages: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def log(self) -> None:
         """Log the counts; skipped rows as a warning with their first messages."""
         if self.loaded:
             log.info("%s examples per task: %s", self.split, self.loaded)
+        if any(self.too_long.values()):
+            log.info("%s examples over data.max_prompt_chars, dropped: %s", self.split, self.too_long)
         for task, n in self.skipped.items():
             if n:
                 log.warning("%s split of task %r: skipped %d malformed row(s), e.g. %s", self.split, task, n,
@@ -150,6 +153,10 @@ def load_split(cfg: "DataSection", split: str) -> tuple[list[Example], LoadRepor
         errors = RowErrors(src.on_error)
         size = cfg.eval_size if src.eval_size is None else src.eval_size
         examples = task_split(src, split, size, cfg.system_prompt, errors)
+        if cfg.max_prompt_chars is not None:
+            kept = [e for e in examples if prompt_chars(e) <= cfg.max_prompt_chars]
+            report.too_long[src.task] = len(examples) - len(kept)
+            examples = kept
         report.loaded[src.task] = len(examples)
         report.skipped[src.task] = errors.count
         report.messages[src.task] = errors.messages
@@ -163,6 +170,11 @@ def load_split(cfg: "DataSection", split: str) -> tuple[list[Example], LoadRepor
         raise DataError(f"data.tasks: no training examples for task(s) {empty}")
     pools = [_shuffle(p, f"{cfg.shuffle_seed}:{s.task}") for s, p in zip(sources, pools)]
     return interleave(pools, [s.weight for s in sources]), report
+
+
+def prompt_chars(example: Example) -> int:
+    """Characters in all of an example's messages."""
+    return sum(len(m["content"]) for m in example.messages)
 
 
 def _shuffle(examples: Sequence[Example], seed: str) -> list[Example]:
