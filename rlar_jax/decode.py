@@ -78,6 +78,22 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
     return model.logits(x), (tuple(keys), tuple(values))
 
 
+def argmax(x: jax.Array) -> jax.Array:
+    """First index of the maximum along the last axis, as int32.
+
+    Same result as `jnp.argmax` for finite inputs, about 9x cheaper on CPU for a [16, 49152] row block:
+    two plain reductions vectorise, the (value, index) pair reduction of argmax does not.
+    """
+    iota = jax.lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1)
+    first = jnp.min(jnp.where(x == jnp.max(x, axis=-1, keepdims=True), iota, x.shape[-1]), axis=-1)
+    return jnp.minimum(first, x.shape[-1] - 1)  # all-NaN rows: stay in range
+
+
+def _categorical(key: jax.Array, logits: jax.Array) -> jax.Array:
+    """Gumbel-max sampling (what `jax.random.categorical` does), with the cheaper argmax."""
+    return argmax(logits + jax.random.gumbel(key, logits.shape, logits.dtype))
+
+
 def _keep_top_p(sorted_logits: jax.Array, top_p: float) -> jax.Array:
     """Mask (-inf) the tail of descending-sorted logits beyond cumulative probability top_p."""
     probs = jax.nn.softmax(sorted_logits, axis=-1)
@@ -96,17 +112,17 @@ def sample_tokens(logits: jax.Array, key: jax.Array, temperature: float, top_k: 
     scaled = logits if temperature == 0 else logits / temperature
     lse = jax.nn.logsumexp(scaled, axis=-1)
     if temperature == 0:
-        tok = jnp.argmax(logits, axis=-1)
+        tok = argmax(logits)
     elif top_k > 0:
         vals, idx = jax.lax.top_k(scaled, min(top_k, scaled.shape[-1]))
         if top_p < 1:
             vals = _keep_top_p(vals, top_p)
-        tok = jnp.take_along_axis(idx, jax.random.categorical(key, vals)[:, None], axis=-1)[:, 0]
+        tok = jnp.take_along_axis(idx, _categorical(key, vals)[:, None], axis=-1)[:, 0]
     elif top_p < 1:
         order = jnp.argsort(-scaled, axis=-1)
         vals = _keep_top_p(jnp.take_along_axis(scaled, order, axis=-1), top_p)
-        tok = jnp.take_along_axis(order, jax.random.categorical(key, vals)[:, None], axis=-1)[:, 0]
+        tok = jnp.take_along_axis(order, _categorical(key, vals)[:, None], axis=-1)[:, 0]
     else:
-        tok = jax.random.categorical(key, scaled)
+        tok = _categorical(key, scaled)
     tok = tok.astype(jnp.int32)
     return tok, jnp.take_along_axis(scaled, tok[:, None], axis=-1)[:, 0] - lse

@@ -230,3 +230,24 @@ def test_bad_prompts_rejected(model: CausalLM) -> None:
         generate(model, [[]], GREEDY, jax.random.key(0), pad_id=PAD)
     with pytest.raises(ValueError, match="pad_id"):
         generate(model, [[1]], GREEDY, jax.random.key(0), pad_id=-1)
+
+
+def test_window_plan_and_prompt_buckets() -> None:
+    from rlar_jax.rollout import _windows, prompt_bucket
+
+    assert _windows(128, 128, 64, 4) == (192, 256)
+    assert _windows(128, 1024, 64, 4) == (384, 640, 896, 1152)  # growth raised to fit 4 windows
+    assert _windows(16, 10, 3, 4) == (19, 22, 25, 26)
+    assert _windows(16, 10, 0, 4) == (26,)
+    assert [prompt_bucket(n, (64, 128)) for n in (1, 64, 65, 128, 129, 300)] == [64, 64, 128, 128, 256, 384]
+
+
+def test_fast_argmax_matches_numpy_first_max() -> None:
+    from rlar_jax.decode import argmax
+
+    x = np.round(np.random.default_rng(0).standard_normal((64, 1000)), 1).astype(np.float32)  # many ties
+    x[3] = 0.0
+    x[5, [7, 900]] = 9.0
+    got = np.asarray(jax.jit(argmax)(jnp.asarray(x)))
+    assert got.tolist() == np.argmax(x, axis=-1).tolist()
+    assert got[3] == 0 and got[5] == 7
