@@ -169,7 +169,9 @@ def make_optimizer(
     """
     if total_steps < max(warmup_steps, 1):
         raise ValueError(f"total_steps ({total_steps}) must be >= max(warmup_steps ({warmup_steps}), 1)")
-    sched = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, total_steps, end_value=0.0)
+    # The cosine needs at least one step after warmup (warmup_steps == total_steps is allowed).
+    sched = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, max(total_steps, warmup_steps + 1),
+                                               end_value=0.0)
     adamw = optax.inject_hyperparams(optax.adamw, static_args=("mask",))
     return optax.chain(
         optax.clip_by_global_norm(max_grad_norm),
@@ -331,13 +333,14 @@ def init_opt_state(tx: optax.GradientTransformation, params: Any) -> Any:
     """
     state = tx.init(params)
     mesh = next((x.sharding.mesh for x in jax.tree.leaves(params)
-                 if isinstance(x, jax.Array) and isinstance(x.sharding, NamedSharding)
-                 and len(x.sharding.device_set) > 1), None)
+                 if isinstance(x, jax.Array) and isinstance(x.sharding, NamedSharding)), None)
     if mesh is None:
         return state
     rep = NamedSharding(mesh, PartitionSpec())
-    multi = lambda x: isinstance(x, jax.Array) and len(x.sharding.device_set) > 1  # noqa: E731
-    return jax.tree.map(lambda x: x if multi(x) else jax.device_put(x, rep), state)
+    # Leaves not yet on the params' mesh (scalar counters) are replicated over it, even a 1-device mesh:
+    # the step returns them that way, and a different input sharding would recompile it.
+    on_mesh = lambda x: isinstance(x, jax.Array) and isinstance(x.sharding, NamedSharding)  # noqa: E731
+    return jax.tree.map(lambda x: x if on_mesh(x) else jax.device_put(x, rep), state)
 
 
 def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,

@@ -45,7 +45,7 @@ def resolve_path(path: str) -> str:
     return str(alt) if alt.exists() else path
 
 
-def make_logprob_fn(temperature: float, chunk: int = 64):
+def make_logprob_fn(temperature: float, chunk: int = 32):
     """Per-token log-probs and entropy of the completion part of `batch["tokens"]` under the policy.
 
     Logits are divided by the sampling temperature (as TRL does), so the ratio against the sampler's
