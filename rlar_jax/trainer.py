@@ -29,6 +29,7 @@ from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_op
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.rewards.base import RewardFn, check_rewards
+from rlar_jax.rewards.system import describe
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
 from rlar_jax.sharding import MeshConfig, host_local, initialize_distributed, make_mesh, to_global
 
@@ -84,6 +85,9 @@ class Trainer:
         self.policy = build_policy(cfg.model, self.mesh, mesh_rules(cfg.mesh.rules))
         self.run_dir = Path(cfg.trainer.run_dir)
         self.reward_fn = reward_fn if reward_fn is not None else self._default_reward_fn()
+        from rlar_jax.rewards.static import eval_reward_fn
+
+        self.eval_reward_fn = eval_reward_fn(self.reward_fn)
         s = cfg.sampling
         self.group_size = s.group_size
         eos = tuple(self.policy.tokenizer.eos_ids)
@@ -151,7 +155,8 @@ class Trainer:
             chunk = mine[i:i + batch]
             chunk = chunk + [examples[0]] * (min(batch, per - i) - len(chunk))  # equal shapes on every process
             _, texts, _ = self._rollout(chunk, self.eval_sampling, jax.random.key(0))
-            r, _ = self._score(chunk, texts)
+            r, _ = self.eval_reward_fn.score(chunk, texts)
+            r = check_rewards(r, len(texts), "held-out metric")
             scores.extend(r[: len(mine[i:i + batch])].tolist())
         allr = gather(np.asarray(scores + [np.nan] * (per - len(scores)), np.float32))
         allr = allr[~np.isnan(allr)] if allr.size else allr
@@ -237,6 +242,8 @@ class Trainer:
             # Every process holds the same data order, so the global batch's tags need no communication.
             tasks = [e.task for e in data_lib.batch_at(self.train_examples, position - B, B) for _ in range(G)]
             rec = step_metrics(step, m, rewards, tasks, lengths, G, provenance, timings, int(lengths.sum()))
+            rec.update({f"rewards/{k}": v for k, v in describe(self.reward_fn).items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
             logger.log(rec)
             if bar is not None:
                 bar.update(1)

@@ -65,3 +65,22 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
     from rlar_jax.rewards.system import build_rlar_engine
 
     return build_rlar_engine(cfg, run_dir, backend)
+
+
+# Held-out metrics use one fixed verifier per task family, so numbers before and after training stay
+# comparable even when self-evolution changes the training plans in between.
+EVAL_VERIFIERS = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf"}
+
+
+def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
+    """The training reward system with each plan replaced by its family's fixed verifier, where one
+    exists (other families keep the training plan); non-engine reward functions are used as they are."""
+    if not isinstance(train_fn, ScoringEngine):
+        return train_fn
+    fixed = {fam: RewardPlan(f"eval:{fam}", fam, (Component("verifier", vid, 1.0),), rationale="held-out metric")
+             for fam, vid in EVAL_VERIFIERS.items()}
+
+    def plan_for(examples: Sequence[Example]) -> list[RewardPlan]:
+        return [fixed.get(p.task_family, p) for p in train_fn.plan_for(examples)]
+
+    return ScoringEngine(train_fn.backend, plan_for, train_fn.verifier_source, train_fn.reward_model)
