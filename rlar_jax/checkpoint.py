@@ -43,7 +43,8 @@ class Checkpointer:
         out = self._mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
                                                                meta=ocp.args.JsonRestore()))
         state = dict(out["state"])
-        state["rng"] = jax.random.wrap_key_data(state["rng"])
+        # Through the host: a fresh key is uncommitted, so it follows the params to whatever mesh they use.
+        state["rng"] = jax.random.wrap_key_data(jax.device_get(state["rng"]))
         return state, dict(out["meta"])
 
     def close(self) -> None:

