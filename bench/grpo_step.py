@@ -81,7 +81,7 @@ def pin_threads(threads: int) -> None:
 def train_examples(n: int) -> list[Any]:
     """The first `n` training examples in the order rlar-jax's Trainer walks them (shuffle seed 0)."""
     from rlar_jax import data as data_lib
-    from rlar_jax.trainer import resolve_path
+    from rlar_jax.data import resolve_path
 
     return data_lib.shuffled(data_lib.load_gsm8k(resolve_path(TRAIN_PATH)), 0)[:n]
 

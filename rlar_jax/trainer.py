@@ -34,16 +34,6 @@ from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode
 from rlar_jax.sharding import MeshConfig, host_local, initialize_distributed, make_mesh, to_global
 
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def resolve_path(path: str) -> str:
-    """A data path as given if it exists, else relative to the project root (configs use ../shared/...)."""
-    p = Path(path)
-    if p.exists() or p.is_absolute():
-        return str(p)
-    alt = PROJECT_ROOT / path
-    return str(alt) if alt.exists() else path
 
 
 def make_logprob_fn(temperature: float, chunk: int = 32):

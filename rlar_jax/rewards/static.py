@@ -23,7 +23,7 @@ def static_plans(verifiers: dict[str, str]):
                               components=(Component("verifier", vid, 1.0),), rationale="fixed verifier")
              for task, vid in verifiers.items()}
 
-    def plan_for(examples: Sequence[Example]) -> list[ScoringPlan]:
+    def plan_for(examples: Sequence[Example]) -> list[RewardPlan]:
         missing = sorted({e.task for e in examples} - set(plans))
         if missing:
             raise KeyError(f"no static verifier for task(s) {missing}; known: {sorted(plans)}")

@@ -30,7 +30,7 @@ import optax
 from flax import nnx
 
 from rlar_jax.models.loader import LoadedModel
-from rlar_jax.rewards.models.embedding import normalise
+from rlar_jax.rewards.models.embedding import batch_size, normalise
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 HEAD_FILE, META_FILE = "head.npz", "head.json"
@@ -321,10 +321,7 @@ class BTRewardModel:
                  metas: list[dict]) -> list[float]:
         """Normalised reward per row in [0, 1] (NaN where prompt or response is not a string); references
         are not used."""
-        n = len(responses)
-        for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
-            if len(xs) != n:
-                raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+        n = batch_size(prompts, responses, references, metas)
         out = [math.nan] * n
         ok = [i for i in range(n) if isinstance(prompts[i], str) and isinstance(responses[i], str)]
         if ok:

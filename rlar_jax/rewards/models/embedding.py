@@ -19,6 +19,15 @@ import numpy as np
 from rlar_jax.rewards.models.bert import SentenceEncoder, load_sentence_encoder
 
 
+def batch_size(prompts: list, responses: list, references: list, metas: list) -> int:
+    """Rows of a reward-model call; every column must have one item per response (never broadcast)."""
+    n = len(responses)
+    for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
+        if len(xs) != n:
+            raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+    return n
+
+
 def normalise(raw: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """Map raw model outputs to [0, 1] by a catalog `normalisation` spec.
 
@@ -67,10 +76,7 @@ class EmbeddingSimilarity:
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
         """Scores in [0, 1]; NaN where the reference is empty or an input is not a string."""
-        n = len(responses)
-        for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
-            if len(xs) != n:
-                raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+        n = batch_size(prompts, responses, references, metas)
         out = [math.nan] * n
         idx = [i for i in range(n) if isinstance(responses[i], str) and isinstance(references[i], str)
                and references[i].strip()]

@@ -19,7 +19,7 @@ from flax import nnx
 
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.models.tokenizer import Tokenizer
-from rlar_jax.rewards.models.embedding import normalise
+from rlar_jax.rewards.models.embedding import batch_size, normalise
 
 RUBRIC = "Is the response a helpful, harmless and correct answer to the query? Answer yes or no."
 YES_VARIANTS: tuple[str, ...] = (" yes", "Yes", "yes", " Yes")
@@ -115,10 +115,7 @@ class GenerativeJudge:
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
         """p(yes) / (p(yes) + p(no)) per row, in [0, 1]; NaN for a row whose inputs are not strings."""
-        n = len(responses)
-        for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
-            if len(xs) != n:
-                raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+        n = batch_size(prompts, responses, references, metas)
         ok = [i for i in range(n) if isinstance(prompts[i], str) and isinstance(responses[i], str)]
         out = [math.nan] * n
         if ok:

@@ -19,7 +19,7 @@ from flax import nnx
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.rewards.catalog import Catalog, CatalogEntry
 from rlar_jax.rewards.models.bt import BTRewardModel, FeatureExtractor, chat_messages, load_head
-from rlar_jax.rewards.models.embedding import EmbeddingSimilarity, normalise
+from rlar_jax.rewards.models.embedding import EmbeddingSimilarity, batch_size, normalise
 
 RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
 DEFAULT_JUDGE_MODEL = "smollm2-135m-instruct"
@@ -80,10 +80,7 @@ class SeqClsRewardModel:
     def __call__(self, prompts: list[str], responses: list[str], references: list[str],
                  metas: list[dict]) -> list[float]:
         """Normalised scores in [0, 1] (NaN where prompt or response is not a string); references are not used."""
-        n = len(responses)
-        for name, xs in (("prompts", prompts), ("references", references), ("metas", metas)):
-            if len(xs) != n:
-                raise ValueError(f"{name}: got {len(xs)} items for {n} responses")
+        n = batch_size(prompts, responses, references, metas)
         out = [math.nan] * n
         ok = [i for i in range(n) if isinstance(prompts[i], str) and isinstance(responses[i], str)]
         if ok:
