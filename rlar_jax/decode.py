@@ -4,8 +4,8 @@ The model's own forward pass scans over stacked layers; for a single decode toke
 copy of every layer's weights and cache slice per step (XLA cannot feed a dynamic slice straight into a
 matmul), about a third of the step. Here the layers are unrolled over per-layer weights and per-layer
 caches laid out [batch, kv_heads, slots, head_dim], so a step reads each weight and cache slot once
-and writes its new key/value in place. The arithmetic is `transformer._layer`'s, op for op; the
-rollout tests check greedy tokens and log-probs against the full forward pass.
+and writes its new key/value in place. Projections and MLP are `transformer`'s own (`attention_inputs`,
+`mlp_block`); the rollout tests check greedy tokens and log-probs against the full forward pass.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rlar_jax.models.transformer import CausalLM, KVCache, apply_rope, rms_norm, rope_inv_freq
+from rlar_jax.models.transformer import CausalLM, KVCache, attention_inputs, mlp_block, rms_norm, rope_inv_freq
 
 LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
 
@@ -51,17 +51,7 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
     x = jnp.take(model.model.embed[...], tokens, axis=0).astype(dt)  # [R, D]
     keys, values = list(cache[0]), list(cache[1])
     for i, w in enumerate(layers):
-        h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
-        q = jnp.einsum("rd,dhk->rhk", h, w["wq"].astype(dt))
-        k = jnp.einsum("rd,dhk->rhk", h, w["wk"].astype(dt))
-        v = jnp.einsum("rd,dhk->rhk", h, w["wv"].astype(dt))
-        if cfg.attention_bias:
-            q, k, v = q + w["bq"].astype(dt), k + w["bk"].astype(dt), v + w["bv"].astype(dt)
-        if cfg.qk_norm:
-            q = rms_norm(q, w["q_norm"], cfg.rms_norm_eps)
-            k = rms_norm(k, w["k_norm"], cfg.rms_norm_eps)
-        q = apply_rope(q[:, None], pos, inv_freq)[:, 0]
-        k = apply_rope(k[:, None], pos, inv_freq)[:, 0]
+        q, k, v = (a[:, 0] for a in attention_inputs(cfg, w, x[:, None], pos, inv_freq))
         keys[i] = jax.lax.dynamic_update_slice(keys[i], k[:, :, None].astype(keys[i].dtype), (0, 0, slot, 0))
         values[i] = jax.lax.dynamic_update_slice(values[i], v[:, :, None].astype(values[i].dtype), (0, 0, slot, 0))
         qg = q.reshape(R, K, G, hd)
@@ -70,10 +60,7 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
         probs = jax.nn.softmax(scores, axis=-1).astype(dt)
         attn = jnp.einsum("rkgs,rksd->rkgd", probs, values[i].astype(dt)).reshape(R, K * G, hd)
         x = x + jnp.einsum("rhk,hkd->rd", attn, w["wo"].astype(dt))
-        h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-        gate = jnp.einsum("rd,df->rf", h, w["w_gate"].astype(dt))
-        up = jnp.einsum("rd,df->rf", h, w["w_up"].astype(dt))
-        x = x + jnp.einsum("rf,fd->rd", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
+        x = mlp_block(cfg, w, x)
     x = rms_norm(x, model.model.final_norm[...], cfg.rms_norm_eps)
     return model.logits(x), (tuple(keys), tuple(values))
 

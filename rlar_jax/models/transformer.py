@@ -118,14 +118,10 @@ class Blocks(nnx.Module):
         self.w_down = p((L, F, D), ("layers", "mlp", "embed"))
 
 
-def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
-           kv_mask: jax.Array, inv_freq: jax.Array, k_cache: jax.Array | None, v_cache: jax.Array | None,
-           cache_index: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """One pre-norm decoder layer; returns the new hidden state and this layer's (updated) keys/values."""
+def attention_inputs(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
+                     inv_freq: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Pre-norm q, k, v [B, T, heads, head_dim] of one layer (bias, q/k norm and RoPE applied)."""
     dt = x.dtype
-    B, T, _ = x.shape
-    K, hd = cfg.num_kv_heads, cfg.head_dim
-    G = cfg.num_heads // K
     h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
     q = jnp.einsum("btd,dhk->bthk", h, w["wq"].astype(dt))
     k = jnp.einsum("btd,dhk->bthk", h, w["wk"].astype(dt))
@@ -135,8 +131,27 @@ def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: j
     if cfg.qk_norm:
         q = rms_norm(q, w["q_norm"], cfg.rms_norm_eps)
         k = rms_norm(k, w["k_norm"], cfg.rms_norm_eps)
-    q = apply_rope(q, positions, inv_freq)
-    k = apply_rope(k, positions, inv_freq)
+    return apply_rope(q, positions, inv_freq), apply_rope(k, positions, inv_freq), v
+
+
+def mlp_block(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """x plus the pre-norm SwiGLU MLP of one layer; x is [..., D]."""
+    dt = x.dtype
+    h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
+    gate = jnp.einsum("...d,df->...f", h, w["w_gate"].astype(dt))
+    up = jnp.einsum("...d,df->...f", h, w["w_up"].astype(dt))
+    return x + jnp.einsum("...f,fd->...d", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
+
+
+def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
+           kv_mask: jax.Array, inv_freq: jax.Array, k_cache: jax.Array | None, v_cache: jax.Array | None,
+           cache_index: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One pre-norm decoder layer; returns the new hidden state and this layer's (updated) keys/values."""
+    dt = x.dtype
+    B, T, _ = x.shape
+    K, hd = cfg.num_kv_heads, cfg.head_dim
+    G = cfg.num_heads // K
+    q, k, v = attention_inputs(cfg, w, x, positions, inv_freq)
     if k_cache is not None:
         k_all = jax.lax.dynamic_update_slice(k_cache, k.astype(k_cache.dtype), (0, cache_index, 0, 0))
         v_all = jax.lax.dynamic_update_slice(v_cache, v.astype(v_cache.dtype), (0, cache_index, 0, 0))
@@ -152,11 +167,7 @@ def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: j
     probs = jax.nn.softmax(scores, axis=-1).astype(dt)
     attn = jnp.einsum("bkgts,bskd->btkgd", probs, v_all.astype(dt)).reshape(B, T, K * G, hd)
     x = x + jnp.einsum("bthk,hkd->btd", attn, w["wo"].astype(dt))
-    h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-    gate = jnp.einsum("btd,df->btf", h, w["w_gate"].astype(dt))
-    up = jnp.einsum("btd,df->btf", h, w["w_up"].astype(dt))
-    x = x + jnp.einsum("btf,fd->btd", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
-    return x, k_all, v_all
+    return mlp_block(cfg, w, x), k_all, v_all
 
 
 class Backbone(nnx.Module):
