@@ -1,6 +1,7 @@
 """Verifier sandbox throughput: the math_answer verifier on GSM8K rationales.
 
-Modes: (a) the WebAssembly sandbox, single calls and batches, 1 and 2 processes; (b) subprocess per
+Modes: (a) the WebAssembly sandbox, single calls and batches (of distinct rows, and GRPO-shaped: 8
+responses per prompt), 1 and 2 processes; (b) subprocess per
 call (`python -I -S -c`, the usual cheap isolation); (c) bare in-process Python (no isolation, for
 reference); plus the cold start of a never-seen verifier in a warm sandbox.
 
@@ -45,6 +46,17 @@ def make_rows(n: int = 1000) -> list[dict]:
     return rows
 
 
+def make_group_rows(prompts: int = 128, group: int = 8) -> list[dict]:
+    """GRPO-shaped rows: each question's prompt and reference shared by `group` responses (final answers
+    off by 0..group-1), so a batch carries each prompt and reference text once per group."""
+    rows = []
+    for base in make_rows(prompts * 2)[::2]:  # the uncorrupted rationales
+        body, final = base["response"].rsplit("####", 1)
+        for k in range(group):
+            rows.append(dict(base, response=f"{body}#### {int(final.strip().replace(',', '')) + k}"))
+    return rows
+
+
 def _timed(fn, seconds: float) -> tuple[int, float, float]:
     """Call fn() (which returns how many items it did) until `seconds` pass; (items, wall s, CPU s).
 
@@ -76,6 +88,19 @@ def sandbox_rates(sb: Sandbox, source: str, rows: list[dict], seconds: float) ->
     n1, t1, c1 = _timed(single, seconds)
     n2, t2, c2 = _timed(batch, seconds)
     return n1 / t1, n2 / t2, c1 / n1 * 1e6, c2 / n2 * 1e6
+
+
+def batch_rate(sb: Sandbox, source: str, rows: list[dict], seconds: float) -> float:
+    """Batched items/s in this process over `rows`, BATCH rows per call."""
+    sb.score_batch(source, rows[:BATCH])
+    it = iter(range(10**12))
+
+    def batch() -> int:
+        k = next(it) % (len(rows) // BATCH)
+        return len(sb.score_batch(source, rows[k * BATCH:(k + 1) * BATCH]))
+
+    n, t, _ = _timed(batch, seconds)
+    return n / t
 
 
 def _worker(barrier, queue, seconds: float) -> None:
@@ -161,6 +186,7 @@ def main() -> None:
     sb = Sandbox()
     sandbox_start = time.perf_counter() - t0
     single1, batch1, single_cpu, batch_cpu = sandbox_rates(sb, source, rows, args.seconds)
+    grouped = batch_rate(sb, source, make_group_rows(), args.seconds)
     cold = cold_starts(sb, source, rows)
     sb.close()
     single2, batch2 = two_process_rates(args.seconds)
@@ -171,6 +197,7 @@ def main() -> None:
     table = [
         ("sandbox, single calls, 1 process", single1, single_cpu),
         (f"sandbox, batches of {BATCH}, 1 process", batch1, batch_cpu),
+        (f"  same, GRPO groups (8 responses per prompt)", grouped, None),
         ("sandbox, single calls, 2 processes (aggregate)", single2, None),
         (f"sandbox, batches of {BATCH}, 2 processes (aggregate)", batch2, None),
         ("SandboxPool(2).score_batch, 1024 rows", pooled, None),

@@ -70,7 +70,9 @@ def _clean(text):
 def to_number(text):
     """(value as int or Fraction, had a % sign) for a numeric answer string, or None."""
     t = text.strip()
-    if _PLAIN_INT.fullmatch(t):  # fast path: most answers are plain integers
+    if t.isdigit() and t.isascii():  # fastest path: most answers are plain non-negative integers
+        return int(t), False
+    if _PLAIN_INT.fullmatch(t):  # fast path: signed integers, thousands separators
         return int(t.replace(",", "")), False
     t = _LHS.sub("", _clean(t))
     percent = False

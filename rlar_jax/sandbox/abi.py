@@ -121,7 +121,10 @@ class Export:
             for i, value in enumerate(args):
                 slot = params[i]
                 if kinds[i] == _KIND_STRING:
-                    raw = value.encode("utf-8")
+                    try:
+                        raw = value.encode("utf-8")
+                    except UnicodeEncodeError:  # lone surrogates become "?", one code point each
+                        raw = value.encode("utf-8", "replace")
                     slot.kind = _KIND_STRING
                     _vec_new(slots[i] + _STRING_OFFSET, len(raw), raw)
                 else:

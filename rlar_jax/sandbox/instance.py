@@ -15,7 +15,9 @@ import wasmtime
 from wasmtime.component import Component, Linker
 
 from rlar_jax.sandbox.abi import Export, StoreHandle
+from rlar_jax.sandbox.host import REFUSED
 from rlar_jax.sandbox.limits import Limits, ScoreResult
+from rlar_jax.sandbox.packing import unpack_scores
 
 
 class GuestTrap(Exception):
@@ -40,6 +42,8 @@ def classify_trap(exc: wasmtime.WasmtimeError) -> tuple[str, str]:
         status = "success" if exc.code == 0 else "failure"
         return "exit", f"the verifier exited the guest process (exit status: {status})"
     text = str(exc)
+    if REFUSED in text:
+        return "exception", REFUSED
     cause = text.strip().splitlines()[-1].strip() if text.strip() else "unknown trap"
     lowered = text.lower()
     if "all fuel consumed" in lowered:
@@ -85,6 +89,26 @@ def checked_score(score, seconds: float, output: str = "") -> ScoreResult:
         return ScoreResult.failure("invalid_score", f"score must be a finite number in [0, 1], got {score!r}"[:300],
                                    seconds=seconds, output=output)
     return ScoreResult(float(score), None, "", "", seconds, output)
+
+
+def _read_batch(payload: str, n: int, output_cap: int, seconds: float) -> list[ScoreResult]:
+    """Results from the guest's batch reply (hex float64 scores, then JSON reports of the other rows);
+    each row is given an equal share of the batch's `seconds`."""
+    head, rest = payload.split("\n", 1)
+    scores = unpack_scores(head)
+    if len(scores) != n:
+        raise ValueError("wrong length")
+    reports = json.loads(rest) if rest != "{}" else {}
+    share = seconds / n
+    results = []
+    for i, v in enumerate(scores):
+        if 0.0 <= v <= 1.0 and not reports:
+            results.append(ScoreResult(v, None, "", "", share, ""))
+        else:
+            report = reports.get(str(i))
+            results.append(checked_score(v, share) if report is None else
+                           result_from_report(report, output_cap, share))
+    return results
 
 
 class VerifierInstance:
@@ -162,27 +186,20 @@ class VerifierInstance:
             return ScoreResult.failure("exception", "malformed report from the guest", seconds=seconds)
         return result_from_report(report, self.limits.output_bytes, seconds)
 
-    def score_batch(self, rows_json: str, n: int, max_calls: int) -> list[ScoreResult]:
-        """Score `n` rows (already JSON) in one guest call; the deadline is `min(n, max_calls)` calls'."""
+    def score_batch(self, texts: str, layout: str, n: int, max_calls: int) -> list[ScoreResult]:
+        """Score `n` packed rows (see `rlar_jax.sandbox.packing`) in one guest call; the deadline is
+        `min(n, max_calls)` calls'."""
         start = time.perf_counter()
         budget = self._arm(min(n, max_calls), self.batch_fuel(n, max_calls))
         try:
-            payload = self._batch(rows_json)
+            payload = self._batch(texts, layout)
         except wasmtime.WasmtimeError as exc:
             raise self._trap(exc, start) from None
+        seconds = time.perf_counter() - start
         self._observe(budget, n)
         try:
-            reports = json.loads(payload)
-            if not isinstance(reports, list) or len(reports) != n:
-                raise ValueError("wrong length")
-            results = []
-            for r in reports:
-                if len(r) == 2 and r[0].__class__ is float and 0.0 <= r[0] <= 1.0:  # the common case, inline
-                    results.append(ScoreResult(r[0], None, "", "", r[1], ""))
-                else:
-                    results.append(result_from_report(r, self.limits.output_bytes))
-            return results
-        except (ValueError, TypeError):
+            return _read_batch(payload, n, self.limits.output_bytes, seconds)
+        except (ValueError, TypeError, KeyError):
             # A verifier that broke the guest's reporting: treat like a trap so rows are retried singly.
             self.close()
             raise GuestTrap(ScoreResult.failure("exception", "malformed batch report from the guest",

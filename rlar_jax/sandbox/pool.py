@@ -2,9 +2,9 @@
 
 wasmtime-py spends most of a short call in Python-side marshalling under the GIL, so threads do not
 scale; processes do. Workers are started with the spawn method (forking after a wasmtime Engine exists
-is unsafe). Each request has a wall-clock watchdog: a worker that stops answering (for example, one
-stuck in a host call the epoch deadline cannot interrupt) is killed and replaced, and its rows are
-retried one at a time so only the culprit fails.
+is unsafe). Each request has a wall-clock watchdog as a last line of defence (the epoch deadline stops
+wasm code and the host refuses clock waits, but a worker can still crash or be stopped): a worker that
+stops answering is killed and replaced, and its rows are retried one at a time so only the culprit fails.
 """
 
 from __future__ import annotations

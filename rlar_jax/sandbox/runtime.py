@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import json
 import math
 import threading
 import weakref
@@ -12,12 +11,14 @@ from collections import OrderedDict
 from pathlib import Path
 
 import wasmtime
-from wasmtime.component import Component, Linker
+from wasmtime.component import Component
 
 from rlar_jax.sandbox.build import engine_config, ensure_guest
+from rlar_jax.sandbox.host import guest_linker
 from rlar_jax.sandbox.instance import DefineError, GuestTrap, VerifierInstance
 from rlar_jax.sandbox.library import source_sha256
 from rlar_jax.sandbox.limits import Limits, ScoreResult, ValidationReport
+from rlar_jax.sandbox.packing import check_text, checked_rows, meta_json, pack
 
 # Epoch tick period: the wall-clock deadline's resolution.
 TICK_S = 0.01
@@ -38,37 +39,6 @@ def _tick(engine: wasmtime.Engine, stop: threading.Event) -> None:
     """Advance the engine's epoch every TICK_S until `stop` is set (the deadline's clock)."""
     while not stop.wait(TICK_S):
         engine.increment_epoch()
-
-
-def _check_text(value, field: str, where: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{where}: {field} must be a str, got {type(value).__name__}")
-    return value
-
-
-def _meta_json(meta, where: str) -> str:
-    if meta is None:
-        return "{}"
-    if not isinstance(meta, dict):
-        raise TypeError(f"{where}: meta must be a dict, got {type(meta).__name__}")
-    if not meta:
-        return "{}"
-    try:
-        return json.dumps(meta)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: meta must be JSON-serialisable ({exc})") from None
-
-
-def _row_error(i: int, row) -> None:
-    """Raise the precise error for a malformed batch row (kept off the per-row fast path)."""
-    where = f"Sandbox.score_batch: rows[{i}]"
-    if not isinstance(row, dict):
-        raise TypeError(f"{where} must be a dict with prompt/response/reference/meta, got {type(row).__name__}")
-    for name in ("prompt", "response", "reference"):
-        if name not in row:
-            raise KeyError(f"{where} has no {name!r} field")
-        _check_text(row[name], name, where)
-    raise TypeError(f"{where}: prompt/response/reference must be str")
 
 
 class Sandbox:
@@ -102,8 +72,7 @@ class Sandbox:
         except wasmtime.WasmtimeError:  # a stale or truncated artifact: rebuild once
             self.guest_path = ensure_guest(home, force=True).path
             self.component = Component.deserialize_file(self.engine, str(self.guest_path))
-        self.linker = Linker(self.engine)
-        self.linker.add_wasip2()
+        self.linker = guest_linker(self.engine, self.component)
         self._ticks = max(1, math.ceil(self.limits.deadline_s / TICK_S)) + 1
         self._stop = threading.Event()
         # The ticker holds only the engine and its stop event, so a Sandbox dropped without close()
@@ -160,13 +129,13 @@ class Sandbox:
     def score(self, source: str, prompt: str, response: str, reference: str, meta: dict | None = None) -> ScoreResult:
         """Score one (prompt, response, reference, meta) with the verifier `source`; never raises for
         verifier failures (they come back as a ScoreResult with `error_kind`)."""
-        _check_text(source, "source", "Sandbox.score")
+        check_text(source, "source", "Sandbox.score")
         for name, value in (("prompt", prompt), ("response", response), ("reference", reference)):
-            _check_text(value, name, "Sandbox.score")
-        meta_json = _meta_json(meta, "Sandbox.score")
+            check_text(value, name, "Sandbox.score")
+        meta_text = meta_json(meta, "Sandbox.score")
         with self._lock:
             self._check_open()
-            return self._score_one(source, self._sha(source), prompt, response, reference, meta_json)
+            return self._score_one(source, self._sha(source), prompt, response, reference, meta_text)
 
     def _score_one(self, source: str, sha: str, prompt: str, response: str, reference: str,
                    meta_json: str) -> ScoreResult:
@@ -186,20 +155,8 @@ class Sandbox:
         Rows go to the guest in chunks of `batch_size`; a chunk that traps is rerun row by row so
         only the culprit rows fail, and the rest of the call then runs row by row.
         """
-        _check_text(source, "source", "Sandbox.score_batch")
-        if not isinstance(rows, (list, tuple)):
-            raise TypeError(f"Sandbox.score_batch: rows must be a list of dicts, got {type(rows).__name__}")
-        packed = []
-        for i, row in enumerate(rows):
-            try:
-                prompt, response, reference = row["prompt"], row["response"], row["reference"]
-                meta = row.get("meta")
-            except (TypeError, KeyError, AttributeError):
-                _row_error(i, row)
-            if prompt.__class__ is not str or response.__class__ is not str or reference.__class__ is not str:
-                _row_error(i, row)
-            meta_json = "{}" if meta is None else _meta_json(meta, f"Sandbox.score_batch: rows[{i}]")
-            packed.append((prompt, response, reference, meta_json, meta if meta is not None else {}))
+        check_text(source, "source", "Sandbox.score_batch")
+        packed = checked_rows(rows, "Sandbox.score_batch")
         results: list[ScoreResult] = []
         with self._lock:
             self._check_open()
@@ -214,28 +171,28 @@ class Sandbox:
                         return results + [dataclasses.replace(exc.result) for _ in packed[lo:]]
                     if inst.fuel_per_row == 0:
                         # Probe with one row so the batch's fuel can be sized from a measurement.
-                        results.append(self._score_one(source, sha, *chunk[0][:4]))
+                        results.append(self._score_one(source, sha, *chunk[0]))
                         chunk = chunk[1:]
                         inst = self._instances.get(sha)
                         if inst is None or not chunk:
                             singly = inst is None
-                            results.extend(self._score_one(source, sha, *row[:4]) for row in chunk)
+                            results.extend(self._score_one(source, sha, *row) for row in chunk)
                             continue
-                    rows_json = json.dumps([(p, r, ref, m) for p, r, ref, _, m in chunk])
+                    texts, layout = pack(chunk)
                     try:
-                        results.extend(inst.score_batch(rows_json, len(chunk), self.batch_budget_calls))
+                        results.extend(inst.score_batch(texts, layout, len(chunk), self.batch_budget_calls))
                         continue
                     except GuestTrap:
                         self._drop(sha)
                         singly = True
-                results.extend(self._score_one(source, sha, *row[:4]) for row in chunk)
+                results.extend(self._score_one(source, sha, *row) for row in chunk)
         return results
 
     def validate(self, source: str) -> ValidationReport:
         """Run the verifier's CASES; see `rlar_jax.sandbox.validation`."""
         from rlar_jax.sandbox.validation import validate_source
 
-        _check_text(source, "source", "Sandbox.validate")
+        check_text(source, "source", "Sandbox.validate")
         with self._lock:
             self._check_open()
             return validate_source(self, source)

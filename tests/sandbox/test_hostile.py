@@ -50,6 +50,11 @@ HOSTILE = [
      "output truncated"),
     ("output_flood_forever", "def score(*a):\n    while True:\n        print('x' * 100)\n", "fuel", "fuel"),
     ("sleep", "import time\ndef score(*a):\n    time.sleep(1000)\n    return 0.0\n", "exception", "not available"),
+    # re-importing the C modules brings the real functions back; the host refuses the clock wait itself
+    ("sleep_reimported", "import sys\ndel sys.modules['time']\nimport time\ndef score(*a):\n    time.sleep(1000)\n"
+     "    return 0.0\n", "exception", "not available"),
+    ("select_timeout", "import sys\ndel sys.modules['select']\nimport select\ndef score(*a):\n"
+     "    select.select([], [], [], 1000)\n    return 0.0\n", "exception", "not available"),
     ("returns_nan", "def score(*a):\n    return float('nan')\n", "invalid_score", "nan"),
     ("returns_inf", "def score(*a):\n    return float('inf')\n", "invalid_score", "inf"),
     ("returns_string", "def score(*a):\n    return '1.0'\n", "invalid_score", "str"),

@@ -13,10 +13,9 @@ GUEST_DIR = Path(__file__).resolve().parent
 GUEST_MODULE = "verifier_guest"
 WORLD = "verifier"
 
-# Reports crossing the boundary are JSON text: objects `{score, kind, message, traceback, output,
-# seconds}` for single calls; for batches, `[score, seconds]` for a row that succeeded without output
-# and `[score, kind, message, traceback, output, seconds]` otherwise. `score` returns a bare f64 only
-# on the fast path (valid score, no captured output).
+# Single calls report failures as JSON objects `{score, kind, message, traceback, output, seconds}`;
+# `score` returns a bare f64 only on the fast path (valid score, no captured output). Batches cross as
+# packed text both ways (see `verifier_guest.WitWorld.score_batch` and `rlar_jax.sandbox.packing`).
 WIT = """\
 package rlar:verifier;
 
@@ -27,8 +26,8 @@ world verifier {
   export cases: func() -> result<string, string>;
   /// ok: a valid score and no captured output; err: a JSON report (failure, or score plus output).
   export score: func(prompt: string, response: string, reference: string, meta-json: string) -> result<f64, string>;
-  /// JSON array of [prompt, response, reference, meta] rows -> JSON array of compact reports.
-  export score-batch: func(rows-json: string) -> string;
+  /// Packed rows (distinct texts concatenated + an index layout) -> per-row scores, seconds, reports.
+  export score-batch: func(texts: string, layout: string) -> string;
 }
 """
 
