@@ -207,6 +207,12 @@ class TrainerSection:
     tensorboard: bool = True
     plot: bool = True  # PNG of reward and loss curves at the end
     progress: bool = True
+    # Score step t's completions on a host thread while step t+1's rollout is generated (and step t's
+    # update runs), so reward time (sandbox, reward models, agent calls) leaves the critical path.
+    # Step t+1's rollout then comes from the params before update t: one step off-policy, which the
+    # clipped importance ratio against the sampler's log-probs accounts for. On resume, the in-flight
+    # rollout is generated again from the restored params.
+    overlap_rewards: bool = False
 
 
 @dataclasses.dataclass

@@ -6,12 +6,14 @@ rollouts on its own CPUs, and the rewards enter the jitted update as one globall
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,17 @@ def gather(x: np.ndarray) -> np.ndarray:
     if jax.process_count() == 1:
         return x
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+@dataclasses.dataclass
+class _StepBatch:
+    """One step's rollout and, when rewards overlap, the pending scoring of it."""
+
+    rollout: Rollout
+    samples: list[data_lib.Example]
+    texts: list[str]
+    timings: dict[str, float]
+    scoring: Future | None = None
 
 
 class Trainer:
@@ -114,6 +127,8 @@ class Trainer:
         dc = cfg.data
         self.train_examples = data_lib.load_train(dc)
         self.eval_examples = data_lib.load_eval(dc)
+        # One thread: scoring calls never run concurrently with each other, only with the device work.
+        self._scorer = ThreadPoolExecutor(1, thread_name_prefix="rlar-rewards") if cfg.trainer.overlap_rewards else None
 
     # ------------------------------------------------------------------------------------ rewards
     def _default_reward_fn(self) -> RewardFn:
@@ -131,9 +146,33 @@ class Trainer:
         texts = decode_completions(self.policy.tokenizer, rollout, self.mesh)
         return rollout, texts, timings
 
-    def _score(self, examples: Sequence[data_lib.Example], texts: list[str]) -> tuple[np.ndarray, list[dict]]:
+    def _score(self, examples: Sequence[data_lib.Example], texts: list[str]) -> tuple[np.ndarray, list[dict], float]:
+        t0 = time.perf_counter()
         rewards, provenance = self.reward_fn.score(examples, texts)
-        return check_rewards(rewards, len(texts), type(self.reward_fn).__name__), provenance
+        rewards = check_rewards(rewards, len(texts), type(self.reward_fn).__name__)
+        return rewards, provenance, time.perf_counter() - t0
+
+    def _begin_step(self, step: int, position: int, rng: jax.Array) -> _StepBatch:
+        """Roll out step `step`'s prompts with the current params; start scoring them if rewards overlap."""
+        examples = data_lib.batch_at(self.train_examples, position + jax.process_index() * self.local_prompts,
+                                     self.local_prompts)
+        t0 = time.perf_counter()
+        rollout, texts, timings = self._rollout(examples, self.sampling, jax.random.fold_in(rng, step))
+        timings["rollout"] = time.perf_counter() - t0
+        samples = [e for e in examples for _ in range(self.group_size)]
+        batch = _StepBatch(rollout, samples, texts, timings)
+        if self._scorer is not None:
+            batch.scoring = self._scorer.submit(self._score, samples, texts)
+        return batch
+
+    def _rewards(self, batch: _StepBatch) -> tuple[np.ndarray, list[dict]]:
+        """The batch's rewards; `reward_wait` in its timings is the part of scoring the loop waited for."""
+        t0 = time.perf_counter()
+        rewards, provenance, seconds = (batch.scoring.result() if batch.scoring is not None
+                                        else self._score(batch.samples, batch.texts))
+        batch.timings["reward"] = seconds
+        batch.timings["reward_wait"] = time.perf_counter() - t0
+        return rewards, provenance
 
     def evaluate(self, examples: Sequence[data_lib.Example], batch: int = 16) -> dict[str, float]:
         """Mean reward (greedy by default) over `examples`, split across processes."""
@@ -205,19 +244,17 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=tc.steps, initial=start, desc="grpo", unit="step")
-        rank = jax.process_index()
+        # With trainer.overlap_rewards the next step's rollout is generated before this step's update,
+        # while this step's completions are scored on a host thread (one step off-policy).
+        pending: _StepBatch | None = None
         for step in range(start, tc.steps):
             t_step = time.perf_counter()
-            examples = data_lib.batch_at(self.train_examples, position + rank * self.local_prompts,
-                                         self.local_prompts)
-            key = jax.random.fold_in(rng, step)
-            t0 = time.perf_counter()
-            rollout, texts, timings = self._rollout(examples, self.sampling, key)
-            timings["rollout"] = time.perf_counter() - t0
-            samples = [e for e in examples for _ in range(G)]
-            t0 = time.perf_counter()
-            rewards_local, provenance = self._score(samples, texts)
-            timings["reward"] = time.perf_counter() - t0
+            current = pending if pending is not None else self._begin_step(step, position, rng)
+            pending = None
+            if self._scorer is not None and step + 1 < tc.steps:
+                pending = self._begin_step(step + 1, position + B, rng)
+            rewards_local, provenance = self._rewards(current)
+            rollout, timings = current.rollout, current.timings
             t0 = time.perf_counter()
             batch, _ = self._train_batch(rollout, rewards_local)
             for _ in range(self.grpo.num_iterations):
@@ -259,6 +296,8 @@ class Trainer:
 
     def close(self) -> None:
         """Release reward-system resources."""
+        if self._scorer is not None:
+            self._scorer.shutdown(wait=True)
         close = getattr(self.reward_fn, "close", None)
         if close is not None:
             close()

@@ -83,3 +83,47 @@ def test_reward_of_wrong_length_is_an_error_not_broadcast(tmp_path):
     trainer = Trainer(cfg, reward_fn=_WrongLength())
     with pytest.raises(ValueError, match="returned 7 rewards for 8 completions"):
         trainer.run()
+
+
+class _RecordingLength:
+    """Length reward that records, per call, the scoring thread's name and the completions."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, examples, completions):
+        import threading
+
+        self.calls.append((threading.current_thread().name, list(completions)))
+        return np.array([min(len(c), 30) / 30 for c in completions], np.float32), [{"plan_id": "length"}] * len(completions)
+
+
+def _run_tiny(tmp_path, name, *extra):
+    from rlar_jax.config import load_config
+    from rlar_jax.trainer import Trainer
+
+    cfg = load_config(TINY, [f"trainer.run_dir={tmp_path / name}", "trainer.steps=3", "trainer.eval_before=false",
+                             "trainer.eval_after=false", "trainer.checkpoint_every=0", "trainer.plot=false",
+                             "trainer.tensorboard=false", "trainer.progress=false", *extra])
+    reward = _RecordingLength()
+    trainer = Trainer(cfg, reward_fn=reward)
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
+    return reward.calls, [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_overlapped_rewards_score_on_a_thread_one_step_off_policy(tmp_path):
+    calls, metrics = _run_tiny(tmp_path, "overlap", "trainer.overlap_rewards=true")
+    assert [t for t, _ in calls] == ["rlar-rewards_0"] * 3
+    assert all(0 <= m["time/reward_wait"] and m["time/reward"] >= 0 for m in metrics)
+    assert metrics[-1]["step"] == 2 and all(np.isfinite(m["loss"]) for m in metrics)
+    # Step 1's rollout comes from the params before update 0: with updates frozen (lr 0) a synchronous
+    # run samples exactly the same completions for steps 0 and 1 (same params, same keys).
+    frozen, _ = _run_tiny(tmp_path, "frozen", "optim.learning_rate=0.0")
+    assert [t for t, _ in frozen] == ["MainThread"] * 3
+    assert calls[0][1] == frozen[0][1] and calls[1][1] == frozen[1][1]
+    # ...and a synchronous run that does learn samples step 1 from the updated params instead.
+    learned, _ = _run_tiny(tmp_path, "sync")
+    assert learned[0][1] == calls[0][1] and learned[1][1] != calls[1][1]
