@@ -174,6 +174,9 @@ class AgentSection:
     max_turns: int = 8  # model responses per planning conversation
     timeout_s: float = 60.0  # per HTTP request
     deadline_s: float = 300.0  # whole conversation; on expiry the planner's plan is used
+    # search_reward_models also asks the Hugging Face hub (HF_ENDPOINT) for sequence-classification
+    # reward models of a supported architecture; found ones load as `hf:<repo id>` into Flax
+    hub_search: bool = False
 
 
 @dataclasses.dataclass

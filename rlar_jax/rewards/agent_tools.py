@@ -230,4 +230,8 @@ class AgentToolbox:
             self.invalid_submissions += 1
             return f"error: plan rejected: {e}. Fix these fields and call submit_plan again."
         self.submitted = p
+        for c in p.components:  # hub models found by search are kept, so later runs can load the plan
+            entry = self.catalog.get(c.id) if c.kind == "reward_model" and c.id.startswith("hf:") else None
+            if entry is not None:
+                self.catalog.register(entry, persist=True)
         return f"accepted: plan {p.plan_id} for {self.signature}"

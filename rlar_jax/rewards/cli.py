@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="agent model name (or RLAR_JAX_AGENT_MODEL)")
     p.add_argument("--api-key", default=None, help="API key (or RLAR_JAX_AGENT_API_KEY)")
     p.add_argument("--timeout", type=float, default=None, help="per-request timeout of the agent, seconds")
+    p.add_argument("--hub-search", action="store_true",
+                   help="let the agent also search the Hugging Face hub (HF_ENDPOINT) for reward models")
     p.set_defaults(func=_plan)
 
     lib = subparsers.add_parser("library", help="inspect the reward library")
@@ -57,7 +59,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 2
     config = AgentConfig.from_env(base_url=args.base_url, model=args.model, api_key=args.api_key,
                                   timeout_s=args.timeout)
-    catalog = Catalog()
+    catalog = Catalog(online=args.hub_search)
     planner = OfflinePlanner(catalog)
     library = Library(args.library or ":memory:")
     sandbox = None

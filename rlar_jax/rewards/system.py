@@ -87,7 +87,7 @@ class RLARSystem(ScoringEngine):
 def build_rlar_engine(cfg: RewardsSection, run_dir: Path, backend: VerifierBackend,
                       catalog: Catalog | None = None) -> RLARSystem:
     """The default reward system of a training run."""
-    catalog = catalog or Catalog()
+    catalog = catalog or Catalog(online=cfg.agent.hub_search)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     library = Library.for_run(run_dir, cfg.library)
     planner = OfflinePlanner(catalog)
