@@ -1,5 +1,6 @@
 """Reward-model throughput on this CPU: MiniLM embedding similarity (ours, Flax) against sentence-transformers
-(torch) on the same texts, then the generative judge and a Bradley-Terry head on SmolLM2-135M.
+(torch) on the same texts, then the generative judge, a Bradley-Terry head and a sequence-classification
+reward model (the `hf_seq_cls` kind hub models load as) on SmolLM2-135M.
 
 Items are HH-harmless (prompt, chosen, rejected) triples: the similarity reward compares the chosen
 response (as the response) with the rejected one (as the reference), so every text is distinct and both
@@ -67,11 +68,34 @@ def bench_minilm(pairs, repeats: int, threads: int) -> tuple[float, float, float
     return _median_rate(ours, n, repeats), _median_rate(peer, n, repeats), diff
 
 
+def _smollm2_seq_cls(lm):
+    """SmolLM2-135M as a HF LlamaForSequenceClassification checkpoint with a random score head, loaded back."""
+    import tempfile
+
+    from safetensors.numpy import load_file, save_file
+
+    from rlar_jax.models import load_model
+    from rlar_jax.models.safetensors_io import export_hf
+
+    out = Path(tempfile.mkdtemp(prefix="smollm2-seq-cls-"))
+    export_hf(lm.model, lm.config, lm.tokenizer, out)
+    tensors = load_file(str(out / "model.safetensors"))
+    tensors["score.weight"] = np.random.default_rng(0).normal(0, 0.02, (1, lm.config.hidden_size)).astype(np.float32)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    cfg = json.loads((out / "config.json").read_text())
+    cfg.update(architectures=["LlamaForSequenceClassification"], num_labels=1, id2label={"0": "LABEL_0"},
+               label2id={"LABEL_0": 0})
+    (out / "config.json").write_text(json.dumps(cfg))
+    return load_model(str(out), head="seq_cls")
+
+
 def bench_lm(pairs, repeats: int) -> dict[str, float]:
-    """Items/s of the judge and of a BT head (random weights: the cost is the backbone's) on SmolLM2-135M."""
+    """Items/s of the judge, a BT head and a sequence-classification reward model on SmolLM2-135M (random
+    heads: the cost is the backbone's)."""
     from rlar_jax.models import load_model
     from rlar_jax.rewards.models.bt import BTHead, BTRewardModel, FeatureExtractor
     from rlar_jax.rewards.models.judge import GenerativeJudge
+    from rlar_jax.rewards.models.registry import SeqClsRewardModel
 
     lm = load_model("smollm2-135m-instruct")
     prompts, responses = [p.prompt for p in pairs], [p.chosen for p in pairs]
@@ -82,8 +106,9 @@ def bench_lm(pairs, repeats: int) -> dict[str, float]:
     bt = BTRewardModel(FeatureExtractor(lm, max_len=256, batch_size=16),
                        BTHead(rng.normal(size=d).astype(np.float32), 0.0, np.zeros(d, np.float32),
                               np.ones(d, np.float32)))
+    seq_cls = SeqClsRewardModel(_smollm2_seq_cls(lm))
     out = {}
-    for name, fn in (("judge", judge), ("bt_head", bt)):
+    for name, fn in (("judge", judge), ("bt_head", bt), ("hf_seq_cls", seq_cls)):
         fn(prompts, responses, refs, metas)  # warm-up: compile the buckets
         out[name] = _median_rate(lambda: fn(prompts, responses, refs, metas), len(pairs), repeats)
     return out

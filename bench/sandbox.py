@@ -197,7 +197,7 @@ def main() -> None:
     table = [
         ("sandbox, single calls, 1 process", single1, single_cpu),
         (f"sandbox, batches of {BATCH}, 1 process", batch1, batch_cpu),
-        (f"  same, GRPO groups (8 responses per prompt)", grouped, None),
+        ("  same, GRPO groups (8 responses per prompt)", grouped, None),
         ("sandbox, single calls, 2 processes (aggregate)", single2, None),
         (f"sandbox, batches of {BATCH}, 2 processes (aggregate)", batch2, None),
         ("SandboxPool(2).score_batch, 1024 rows", pooled, None),

@@ -25,7 +25,8 @@ from typing import Any, Mapping, Sequence
 
 from rlar_jax.rewards.agent_tools import TOOL_SCHEMAS, AgentToolbox
 from rlar_jax.rewards.catalog import Catalog
-from rlar_jax.rewards.library import Evidence, Library
+from rlar_jax.rewards.evolution import Evidence
+from rlar_jax.rewards.library import Library
 from rlar_jax.rewards.plan import RewardPlan
 from rlar_jax.rewards.planner import OfflinePlanner
 from rlar_jax.rewards.signature import analyse_query, signature_of, task_signature

@@ -21,7 +21,7 @@ from rlar_jax.rewards.signature import (
 )
 
 if TYPE_CHECKING:
-    from rlar_jax.rewards.library import Evidence
+    from rlar_jax.rewards.evolution import Evidence
 
 log = logging.getLogger(__name__)
 
