@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,16 +44,19 @@ def _metrics(run_dir: Path) -> dict[str, list[float]]:
     return {k: [r[k] for r in rows] for k in KEYS}
 
 
-def test_two_processes_report_the_single_process_loss(tmp_path):
+@pytest.mark.parametrize("overlap", [False, True], ids=["sync_rewards", "overlap_rewards"])
+def test_two_processes_report_the_single_process_loss(tmp_path, overlap):
+    # With overlap_rewards, each process scores on its own host thread while the next (collective) rollout runs.
+    extra = (f"trainer.overlap_rewards={str(overlap).lower()}",)
     single_logs, multi_logs = tmp_path / "single_logs", tmp_path / "multi_logs"
     single_logs.mkdir()
     multi_logs.mkdir()
     single = tmp_path / "single"
-    subprocess.run(_cmd(single), check=True, env=_env(8, single_logs), cwd=ROOT, capture_output=True, timeout=900)
+    subprocess.run(_cmd(single, *extra), check=True, env=_env(8, single_logs), cwd=ROOT, capture_output=True, timeout=900)
 
     multi = tmp_path / "multi"
     port = _free_port()
-    procs = [subprocess.Popen(_cmd(multi, f"distributed.coordinator=127.0.0.1:{port}", "distributed.num_processes=2",
+    procs = [subprocess.Popen(_cmd(multi, *extra, f"distributed.coordinator=127.0.0.1:{port}", "distributed.num_processes=2",
                                    f"distributed.process_id={i}"),
                               env=_env(4, multi_logs), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for i in range(2)]

@@ -153,7 +153,9 @@ class Sandbox:
         """Score many rows (dicts with prompt, response, reference and optional meta), in order.
 
         Rows go to the guest in chunks of `batch_size`; a chunk that traps is rerun row by row so
-        only the culprit rows fail, and the rest of the call then runs row by row.
+        only the culprit rows fail, and the rest of the call then runs row by row. Each row of a chunk
+        reports an equal share of the chunk's time (reading a clock per row in the guest would cost
+        more than a short verifier call).
         """
         check_text(source, "source", "Sandbox.score_batch")
         packed = checked_rows(rows, "Sandbox.score_batch")
