@@ -316,9 +316,33 @@ def train_step(graphdef, params, rest, opt_state, batch: dict, *, cfg: GRPOConfi
     """One optimizer update on ``batch`` (dict of [N, ...] arrays: ``completion_mask`` [N, T] and
     ``advantages`` [N] required; optional ``old_logp``, ``ref_logp`` [N, T], ``valid``, ``truncated``
     [N]; the rest is for ``logprob_fn``). Returns (params, opt_state, metrics) with metrics loss, kl,
-    clip fractions, ratio, entropy, grad_norm (before clipping), lr, token counts.
+    clip fractions, ratio, entropy, grad_norm (before clipping), lr, token counts, update_skipped.
+
+    Without a KL term (beta 0) every loss is a sum of advantage-weighted terms, so a batch whose
+    advantages are all zero (every group's rewards equal: common with sparse rewards) has an exactly
+    zero gradient. Such a step skips the forward and backward passes (`lax.cond`) and gives the
+    optimizer zero gradients, which is what the full computation would give it; the metrics that need
+    the forward pass are NaN for that step and `update_skipped` is 1.
     """
-    grads, metrics = accumulate_grads(graphdef, params, rest, batch, cfg, logprob_fn, num_microbatches)
+    def full(_):
+        return accumulate_grads(graphdef, params, rest, batch, cfg, logprob_fn, num_microbatches)
+
+    if cfg.beta > 0:
+        grads, metrics = full(None)
+        metrics["update_skipped"] = jnp.zeros((), jnp.float32)
+    else:
+        shapes = jax.eval_shape(full, None)
+
+        def skip(_):
+            grads = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes[0])
+            metrics = {k: jnp.full(s.shape, jnp.nan if jnp.issubdtype(s.dtype, jnp.floating) else 0, s.dtype)
+                       for k, s in shapes[1].items()}
+            metrics["loss"] = jnp.zeros(shapes[1]["loss"].shape, shapes[1]["loss"].dtype)
+            return grads, metrics
+
+        signal = jnp.any(batch["advantages"] != 0)
+        grads, metrics = jax.lax.cond(signal, full, skip, None)
+        metrics["update_skipped"] = 1.0 - signal.astype(jnp.float32)
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     metrics["grad_norm"] = optax.tree.norm(grads)

@@ -351,3 +351,38 @@ def test_train_step_keeps_sharding():
     assert any(len(s) and s[-1] == "fsdp" for s in specs)  # the layout under test is really sharded
     assert_trees_close(out, ref_params, atol=1e-6)
     np.testing.assert_allclose(float(m["loss"]), float(ref_m["loss"]), rtol=1e-6)
+
+
+def test_all_zero_advantages_skip_the_passes_with_the_same_update():
+    # Every group has equal rewards: all advantages are 0, the gradient is exactly 0 without KL.
+    cfg = GRPOConfig(loss_type="dapo", beta=0.0, group_size=G)
+    graphdef, params, rest = split_model()
+    tx = make_optimizer(lr=1e-2, warmup_steps=0, total_steps=10, weight_decay=0.1)
+    flat = make_batch(7, rewards=np.repeat(np.arange(4.0, dtype=np.float32), G))
+    assert float(jnp.abs(flat["advantages"]).max()) == 0.0
+    live = make_batch(7)
+    step = make_train_step(graphdef, cfg, tx, logprob_fn)
+    # Reference: the full computation, then the optimizer, by hand.
+    grads, ref_metrics = jitted_accumulate(cfg, 1)(params, rest, flat)
+    assert all(float(jnp.abs(g).max()) == 0.0 for g in jax.tree.leaves(grads))
+    opt_state = init_opt_state(tx, params)
+    updates, _ = tx.update(grads, opt_state, params)
+    want = optax.apply_updates(params, updates)
+    # A prior live step gives Adam non-zero moments, so the skipped step still moves the params.
+    p1, o1, m1 = step(jax.tree.map(jnp.copy, params), rest, init_opt_state(tx, params), live)
+    assert float(m1["update_skipped"]) == 0.0 and np.isfinite(float(m1["entropy"]))
+    got, _, m0 = step(jax.tree.map(jnp.copy, params), rest, init_opt_state(tx, params), flat)
+    assert float(m0["update_skipped"]) == 1.0 and float(m0["loss"]) == 0.0 and float(m0["grad_norm"]) == 0.0
+    assert math.isnan(float(m0["entropy"])) and math.isnan(float(m0["clip_region"]))
+    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))  # weight decay applied, nothing else
+    assert any(float(jnp.abs(x - y).max()) > 0 for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(params)))
+    before = jax.tree.map(np.asarray, p1)
+    p2, _, m2 = step(p1, rest, o1, flat)  # momentum from the live step keeps moving the params
+    assert float(m2["update_skipped"]) == 1.0
+    moved = [float(np.abs(np.asarray(x) - y).max()) for x, y in zip(jax.tree.leaves(p2), jax.tree.leaves(before))]
+    assert max(moved) > 1e-4
+    # With a KL term the gradient is not zero, so nothing is skipped.
+    kl_step = make_train_step(graphdef, dataclasses.replace(cfg, beta=0.04), tx, logprob_fn)
+    _, _, mk = kl_step(jax.tree.map(jnp.copy, params), rest, init_opt_state(tx, params), flat)
+    assert float(mk["update_skipped"]) == 0.0 and float(mk["grad_norm"]) > 0
