@@ -40,7 +40,9 @@ class MetricsLogger:
         if self._tb is not None:
             step = int(record["step"])
             for key, value in record.items():
-                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                # Non-finite values (e.g. entropy on a step whose update was skipped) stay in the JSONL only.
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                        and math.isfinite(value):
                     self._tb.add_scalar(key, value, step)
             self._tb.flush()
 
