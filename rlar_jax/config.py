@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import yaml
 
+from rlar_jax.rewards.evolution import EvolutionConfig
+
 
 class ConfigError(ValueError):
     """A configuration key is unknown or its value has the wrong type."""
@@ -190,6 +192,9 @@ class RewardsSection:
     processes: int = 1  # sandbox worker processes (spawned) scoring verifiers in parallel
     mode: Literal["task", "per_query"] = "task"  # consult planner/agent once per task signature or per query
     replan: bool = True  # demote and re-plan signatures whose plans fail or give no learning signal
+    # when a plan counts as failing or as giving no learning signal (windows, thresholds); each knob
+    # is documented in rlar_jax/rewards/evolution.py, e.g. zero_variance_fraction: 0.9
+    evolution: EvolutionConfig = dataclasses.field(default_factory=EvolutionConfig)
     agent: AgentSection = dataclasses.field(default_factory=AgentSection)
 
 

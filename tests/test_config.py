@@ -20,6 +20,18 @@ def test_defaults_and_overrides(tmp_path):
     assert cfg.trainer.prompts_per_step == ExperimentConfig().trainer.prompts_per_step
 
 
+def test_evolution_knobs_reach_the_reward_library(tmp_path):
+    from rlar_jax.rewards.system import build_rlar_engine
+
+    cfg = load_config(None, ["rewards.evolution.zero_variance_fraction=0.9", "rewards.evolution.min_groups=4"])
+    assert cfg.rewards.evolution.zero_variance_fraction == 0.9 and cfg.rewards.evolution.window == 256
+    engine = build_rlar_engine(cfg.rewards, tmp_path, backend=None)
+    try:
+        assert engine.library.evolution == cfg.rewards.evolution
+    finally:
+        engine.library.close()
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -31,6 +43,9 @@ def test_defaults_and_overrides(tmp_path):
         ("bogus.x=1", "unknown config key(s) bogus"),
         ("trainer=3", "trainer: expected a mapping"),
         ("distributed.num_processes=two", "distributed.num_processes: expected int | null, got str 'two'"),
+        ("rewards.evolution.zero_variance_fraction=1.5",
+         "rewards.evolution: zero_variance_fraction: expected a number in [0, 1], got 1.5"),
+        ("rewards.evolution.windw=3", "unknown config key(s) rewards.evolution.windw"),
     ],
 )
 def test_bad_values_name_the_key(override, message):

@@ -89,7 +89,7 @@ def build_rlar_engine(cfg: RewardsSection, run_dir: Path, backend: VerifierBacke
     """The default reward system of a training run."""
     catalog = catalog or Catalog(online=cfg.agent.hub_search)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    library = Library.for_run(run_dir, cfg.library)
+    library = Library.for_run(run_dir, cfg.library, evolution=cfg.evolution)
     planner = OfflinePlanner(catalog)
     acfg = agent_config(cfg)
     agent = RewardAgent(acfg, library, backend, catalog, planner) if acfg.enabled else None
