@@ -221,6 +221,11 @@ class TrainerSection:
     # clipped importance ratio against the sampler's log-probs accounts for. On resume, the in-flight
     # rollout is generated again from the restored params.
     overlap_rewards: bool = False
+    # Update only on groups whose advantages are not all zero (padded to rows/8, /4 or /2), adding the
+    # other rows' share of the loss denominator back: the same gradient for less compute. Needs beta 0
+    # and a loss other than bnpo (otherwise ignored). The step's entropy/clip metrics then cover the
+    # live rows; `update_rows` says how many rows the update ran on.
+    drop_zero_advantage_groups: bool = True
 
 
 @dataclasses.dataclass

@@ -151,6 +151,20 @@ def build_loss_mask(
     return completion_mask.astype(jnp.float32) * keep[:, None]
 
 
+def dead_row_denominator(batch: dict, live: jax.Array, cfg: GRPOConfig) -> jax.Array:
+    """The loss denominator of the rows outside ``live`` (bool[N]). Without a KL term a row whose
+    advantage is zero adds nothing to the loss sum, only to the denominator (grpo, dr_grpo, dapo), so
+    an update over the live rows with this added to its denominator has exactly the full batch's
+    gradient. Not defined for bnpo, whose denominators are per micro-batch."""
+    if cfg.loss_type == "bnpo" or cfg.beta > 0:
+        raise ValueError(f"dead_row_denominator needs beta 0 and a loss other than bnpo, got "
+                         f"loss_type={cfg.loss_type!r}, beta={cfg.beta}")
+    mask = build_loss_mask(batch["completion_mask"], batch.get("valid"), batch.get("truncated"), cfg)
+    mask = mask * (~live.astype(bool))[:, None]
+    zeros = jnp.zeros(mask.shape, jnp.float32)
+    return get_loss(cfg.loss_type)(zeros, zeros, None, jnp.zeros(mask.shape[:1], jnp.float32), mask, cfg)[1]
+
+
 # ----------------------------------------------------------------------------------------- optimizer
 def make_optimizer(
     lr: float = 1e-6,
@@ -266,12 +280,15 @@ def _grads_sum(graphdef, params, rest, batch, cfg, logprob_fn):
 
 
 def accumulate_grads(graphdef, params, rest, batch: dict, cfg: GRPOConfig, logprob_fn: LogprobFn,
-                     num_microbatches: int = 1) -> tuple[nnx.State, dict[str, jax.Array]]:
+                     num_microbatches: int = 1, denom_offset: jax.Array | float = 0.0
+                     ) -> tuple[nnx.State, dict[str, jax.Array]]:
     """Sum gradients and (sum, denominator) over ``num_microbatches`` micro-batches, divide once.
 
     Micro-batch i takes rows i, i+k, i+2k, ... (a strided split keeps a row-sharded batch evenly spread
     over devices). Returns (mean grads, metrics dict of scalars); exact w.r.t. one big batch for
-    grpo/dr_grpo/dapo (bnpo is per micro-batch by definition).
+    grpo/dr_grpo/dapo (bnpo is per micro-batch by definition). ``denom_offset`` is added to the
+    denominator: the share of rows left out of ``batch`` whose loss terms are zero (see
+    :func:`dead_row_denominator`).
     """
     k = num_microbatches
     sizes = {key: jnp.shape(v)[0] for key, v in batch.items()}
@@ -302,6 +319,7 @@ def accumulate_grads(graphdef, params, rest, batch: dict, cfg: GRPOConfig, logpr
 
         (grads, (loss_sum, denom, aux)), _ = jax.lax.scan(body, zeros, micro)
         grad_dtypes = jax.tree.map(lambda s: s.dtype, shapes[0])
+    denom = denom + denom_offset
     scale = 1.0 / jnp.where(denom > 0, denom, 1.0)
     grads = jax.tree.map(lambda g, dt: (g * scale).astype(dt), grads, grad_dtypes)
     metrics = {"loss": loss_sum * scale, "denominator": denom, "valid_tokens": aux["entropy"][1]}
@@ -312,7 +330,8 @@ def accumulate_grads(graphdef, params, rest, batch: dict, cfg: GRPOConfig, logpr
 
 def train_step(graphdef, params, rest, opt_state, batch: dict, *, cfg: GRPOConfig,
                tx: optax.GradientTransformation, logprob_fn: LogprobFn,
-               num_microbatches: int = 1) -> tuple[nnx.State, Any, dict[str, jax.Array]]:
+               num_microbatches: int = 1, denom_offset: jax.Array | float = 0.0
+               ) -> tuple[nnx.State, Any, dict[str, jax.Array]]:
     """One optimizer update on ``batch`` (dict of [N, ...] arrays: ``completion_mask`` [N, T] and
     ``advantages`` [N] required; optional ``old_logp``, ``ref_logp`` [N, T], ``valid``, ``truncated``
     [N]; the rest is for ``logprob_fn``). Returns (params, opt_state, metrics) with metrics loss, kl,
@@ -325,7 +344,7 @@ def train_step(graphdef, params, rest, opt_state, batch: dict, *, cfg: GRPOConfi
     the forward pass are NaN for that step and `update_skipped` is 1.
     """
     def full(_):
-        return accumulate_grads(graphdef, params, rest, batch, cfg, logprob_fn, num_microbatches)
+        return accumulate_grads(graphdef, params, rest, batch, cfg, logprob_fn, num_microbatches, denom_offset)
 
     if cfg.beta > 0:
         grads, metrics = full(None)
@@ -386,10 +405,10 @@ def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,
             leaves = [x if s is None else jax.lax.with_sharding_constraint(x, s) for x, s in zip(leaves, sh)]
             return jax.tree.unflatten(treedef, leaves)
 
-        def step(params, rest, opt_state, batch):
+        def step(params, rest, opt_state, batch, denom_offset):
             params, opt_state, metrics = train_step(
                 graphdef, params, rest, opt_state, batch, cfg=cfg, tx=tx,
-                logprob_fn=logprob_fn, num_microbatches=num_microbatches)
+                logprob_fn=logprob_fn, num_microbatches=num_microbatches, denom_offset=denom_offset)
             return pin(params, p_sh), pin(opt_state, o_sh), metrics
 
         return jax.jit(step, donate_argnums=(0, 2))
@@ -399,11 +418,11 @@ def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,
         return tuple(x.sharding if isinstance(x, jax.Array) and len(x.sharding.device_set) > 1 else None
                      for x in jax.tree.leaves(tree))
 
-    def run(params, rest, opt_state, batch):
+    def run(params, rest, opt_state, batch, denom_offset: float = 0.0):
         key = (shardings(params), shardings(opt_state))
         if key not in compiled:
             compiled[key] = build(*key)
-        return compiled[key](params, rest, opt_state, batch)
+        return compiled[key](params, rest, opt_state, batch, jnp.asarray(denom_offset, jnp.float32))
 
     run.compiled = compiled  # sharding layout -> jitted step, for inspection
     return run

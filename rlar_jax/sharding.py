@@ -147,6 +147,15 @@ def host_local(x: jax.Array, mesh: Mesh | None = None) -> np.ndarray:
     return np.asarray(multihost_utils.global_array_to_host_local_array(x, mesh, P(BATCH_AXES)))
 
 
+def gather(x: np.ndarray) -> np.ndarray:
+    """Concatenate a per-process host array across processes (identity with one process)."""
+    if jax.process_count() == 1:
+        return x
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
 def process_max(value: int) -> int:
     """The largest `value` over all processes (so every process picks the same static shape)."""
     if jax.process_count() == 1:

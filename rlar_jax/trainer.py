@@ -21,19 +21,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.experimental import multihost_utils
 
 from rlar_jax import data as data_lib
 from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
 from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_optimizer, make_train_step,
                            token_logprobs_chunked)
+from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.rewards.base import RewardFn, check_rewards
 from rlar_jax.rewards.system import describe
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
-from rlar_jax.sharding import MeshConfig, host_local, initialize_distributed, make_mesh, to_global
+from rlar_jax.sharding import MeshConfig, gather, host_local, initialize_distributed, make_mesh, to_global
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,6 @@ def make_logprob_fn(temperature: float, chunk: int = 32):
         return token_logprobs_chunked(h, lambda x: model.logits(x) * inv_t, tokens[:, prompt_len:], chunk)
 
     return logprob_fn
-
-
-def gather(x: np.ndarray) -> np.ndarray:
-    """Concatenate a per-process host array across processes (identity with one process)."""
-    if jax.process_count() == 1:
-        return x
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 @dataclasses.dataclass
@@ -121,6 +114,10 @@ class Trainer:
         graphdef, _, _ = nnx.split(self.policy.model, nnx.Param, ...)
         self.graphdef = graphdef
         self.step_fn = make_train_step(graphdef, self.grpo, self.tx, self.logprob_fn, rows // mb)
+        self._rows, self._micro_rows = rows, mb
+        self._step_fns = {rows // mb: self.step_fn}  # micro-batch count -> train step
+        self.live_groups = (LiveGroups(self.grpo, rows, self.mesh) if cfg.trainer.drop_zero_advantage_groups
+                            and L.beta == 0 and L.loss_type != "bnpo" else None)
         self.ref_state = None
         if L.beta > 0:  # the reference model exists only when the KL term is on
             self.ref_state = jax.tree.map(jnp.copy, nnx.state(self.policy.model, nnx.Param))
@@ -206,6 +203,13 @@ class Trainer:
             batch["ref_logp"] = self._ref_logp(self.ref_state, batch)
         return batch, rewards
 
+    def _step_for(self, rows: int):
+        """The train step for an update over `rows` rows (micro-batches of trainer.micro_batch_size)."""
+        k = rows // self._micro_rows if rows % self._micro_rows == 0 and rows >= self._micro_rows else 1
+        if k not in self._step_fns:
+            self._step_fns[k] = make_train_step(self.graphdef, self.grpo, self.tx, self.logprob_fn, k)
+        return self._step_fns[k]
+
     def _ref_logp(self, ref_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
         if not hasattr(self, "_ref_fn"):
             _, _, rest = nnx.split(self.policy.model, nnx.Param, ...)
@@ -257,9 +261,13 @@ class Trainer:
             rollout, timings = current.rollout, current.timings
             t0 = time.perf_counter()
             batch, _ = self._train_batch(rollout, rewards_local)
+            offset, n_rows = 0.0, self._rows
+            if self.live_groups is not None:
+                batch, offset, n_rows = self.live_groups(batch)
+            step_fn = self._step_for(n_rows)
             for _ in range(self.grpo.num_iterations):
-                params, opt_state, m = self.step_fn(params, rest, opt_state, batch)
-            m = jax.device_get(m)
+                params, opt_state, m = step_fn(params, rest, opt_state, batch, offset)
+            m = dict(jax.device_get(m), update_rows=n_rows)
             timings["update"] = time.perf_counter() - t0
             nnx.update(self.policy.model, params)
             position += B

@@ -20,8 +20,8 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rlar_jax.grpo import (
-    GRPOConfig, accumulate_grads, current_learning_rate, group_advantages, init_opt_state, loss_and_grads,
-    make_optimizer, make_train_step, token_logprobs_chunked,
+    GRPOConfig, accumulate_grads, current_learning_rate, dead_row_denominator, group_advantages, init_opt_state,
+    loss_and_grads, make_optimizer, make_train_step, token_logprobs_chunked,
 )
 
 VOCAB, DIM, SEQ = 13, 8, 9  # SEQ tokens -> T = SEQ - 1 predicted positions
@@ -386,3 +386,28 @@ def test_all_zero_advantages_skip_the_passes_with_the_same_update():
     kl_step = make_train_step(graphdef, dataclasses.replace(cfg, beta=0.04), tx, logprob_fn)
     _, _, mk = kl_step(jax.tree.map(jnp.copy, params), rest, init_opt_state(tx, params), flat)
     assert float(mk["update_skipped"]) == 0.0 and float(mk["grad_norm"]) > 0
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dr_grpo", "dapo"])
+def test_live_rows_with_dead_row_denominator_give_the_full_gradient(loss_type):
+    cfg = cfg_for(loss_type, beta=0.0, dual_clip=None)
+    _, params, rest = split_model()
+    rewards = np.arange(16.0, dtype=np.float32) % 3
+    rewards[0:4] = 1.0  # groups 0 and 2 have equal rewards: zero advantage, no signal
+    rewards[8:12] = 0.0
+    batch = make_batch(8, rewards=rewards)
+    live = np.abs(np.asarray(batch["advantages"])) > 0
+    assert list(live.reshape(4, G).any(1)) == [False, True, False, True]
+    g_full, m_full = jitted_accumulate(cfg, 1)(params, rest, batch)
+    offset = dead_row_denominator(batch, jnp.asarray(live), cfg)
+    assert float(offset) > 0
+    small = jax.tree.map(lambda x: x[np.flatnonzero(live)], batch)
+    graphdef = split_model()[0]
+    for k in (1, 2):
+        g, m = jax.jit(lambda p, r, b, o: accumulate_grads(graphdef, p, r, b, cfg, logprob_fn, k, o))(
+            params, rest, small, offset)
+        assert_trees_close(g, g_full, atol=1e-6)
+        np.testing.assert_allclose(float(m["loss"]), float(m_full["loss"]), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(float(m["denominator"]), float(m_full["denominator"]), rtol=1e-6)
+    with pytest.raises(ValueError, match="beta 0 and a loss other than bnpo"):
+        dead_row_denominator(batch, jnp.asarray(live), cfg_for("bnpo", beta=0.0))

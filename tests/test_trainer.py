@@ -127,3 +127,46 @@ def test_overlapped_rewards_score_on_a_thread_one_step_off_policy(tmp_path):
     # ...and a synchronous run that does learn samples step 1 from the updated params instead.
     learned, _ = _run_tiny(tmp_path, "sync")
     assert learned[0][1] == calls[0][1] and learned[1][1] != calls[1][1]
+
+
+class _HalfLive:
+    """Groups of even-numbered prompts all score 0.5 (no signal); the others get a length reward."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, examples, completions):
+        self.calls.append(list(completions))
+        keys = list(dict.fromkeys(id(e) for e in examples))
+        out = [0.5 if keys.index(id(e)) % 2 == 0 else min(len(c), 30) / 30 for e, c in zip(examples, completions)]
+        return np.asarray(out, np.float32), [{"plan_id": "half"}] * len(completions)
+
+
+def test_dropping_dead_groups_keeps_the_update_exact(tmp_path):
+    from rlar_jax.config import load_config
+    from rlar_jax.trainer import Trainer
+
+    def run(name, drop):
+        cfg = load_config(TINY, [f"trainer.run_dir={tmp_path / name}", "trainer.steps=3", "trainer.prompts_per_step=4",
+                                 "trainer.eval_before=false", "trainer.eval_after=false", "trainer.checkpoint_every=0",
+                                 "trainer.plot=false", "trainer.tensorboard=false", "trainer.progress=false",
+                                 f"trainer.drop_zero_advantage_groups={str(drop).lower()}", "optim.learning_rate=0.01"])
+        reward = _HalfLive()
+        trainer = Trainer(cfg, reward_fn=reward)
+        try:
+            trainer.run()
+        finally:
+            trainer.close()
+        rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return reward.calls, rows
+
+    calls_on, on = run("drop", True)
+    calls_off, off = run("full", False)
+    # 4 prompts x G=4 on 8 devices: the 2 live groups (8 rows) are updated instead of 16 rows...
+    assert [m["update_rows"] for m in on] == [8, 8, 8] and [m["update_rows"] for m in off] == [16, 16, 16]
+    # ...with the same loss, gradient and resulting params: later steps sample the same completions.
+    for a, b in zip(on, off):
+        for k in ("loss", "grad_norm", "denominator", "reward/mean"):
+            np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-7, err_msg=f"step {a['step']} {k}")
+    assert max(m["grad_norm"] for m in off) > 1e-3
+    assert calls_on == calls_off
