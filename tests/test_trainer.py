@@ -98,14 +98,15 @@ class _RecordingLength:
         return np.array([min(len(c), 30) / 30 for c in completions], np.float32), [{"plan_id": "length"}] * len(completions)
 
 
-def _run_tiny(tmp_path, name, *extra):
+def _run_tiny(tmp_path, name, *extra, reward=None):
+    """3 in-process steps of the tiny config; (the reward's recorded calls, the metrics rows)."""
     from rlar_jax.config import load_config
     from rlar_jax.trainer import Trainer
 
     cfg = load_config(TINY, [f"trainer.run_dir={tmp_path / name}", "trainer.steps=3", "trainer.eval_before=false",
                              "trainer.eval_after=false", "trainer.checkpoint_every=0", "trainer.plot=false",
                              "trainer.tensorboard=false", "trainer.progress=false", *extra])
-    reward = _RecordingLength()
+    reward = reward if reward is not None else _RecordingLength()
     trainer = Trainer(cfg, reward_fn=reward)
     try:
         trainer.run()
@@ -143,25 +144,10 @@ class _HalfLive:
 
 
 def test_dropping_dead_groups_keeps_the_update_exact(tmp_path):
-    from rlar_jax.config import load_config
-    from rlar_jax.trainer import Trainer
-
-    def run(name, drop):
-        cfg = load_config(TINY, [f"trainer.run_dir={tmp_path / name}", "trainer.steps=3", "trainer.prompts_per_step=4",
-                                 "trainer.eval_before=false", "trainer.eval_after=false", "trainer.checkpoint_every=0",
-                                 "trainer.plot=false", "trainer.tensorboard=false", "trainer.progress=false",
-                                 f"trainer.drop_zero_advantage_groups={str(drop).lower()}", "optim.learning_rate=0.01"])
-        reward = _HalfLive()
-        trainer = Trainer(cfg, reward_fn=reward)
-        try:
-            trainer.run()
-        finally:
-            trainer.close()
-        rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-        return reward.calls, rows
-
-    calls_on, on = run("drop", True)
-    calls_off, off = run("full", False)
+    extra = ("trainer.prompts_per_step=4", "optim.learning_rate=0.01")
+    calls_on, on = _run_tiny(tmp_path, "drop", *extra, reward=_HalfLive())
+    calls_off, off = _run_tiny(tmp_path, "full", *extra, "trainer.drop_zero_advantage_groups=false",
+                               reward=_HalfLive())
     # 4 prompts x G=4 on 8 devices: the 2 live groups (8 rows) are updated instead of 16 rows...
     assert [m["update_rows"] for m in on] == [8, 8, 8] and [m["update_rows"] for m in off] == [16, 16, 16]
     # ...with the same loss, gradient and resulting params: later steps sample the same completions.
