@@ -65,10 +65,9 @@ def _clip_output(text: str, cap: int) -> str:
 
 
 def result_from_report(report: dict | list, output_cap: int, seconds: float | None = None) -> ScoreResult:
-    """Turn a guest JSON report (object or compact array) into a ScoreResult, re-checking the score."""
+    """Turn a guest JSON report (object, or a batch row's [score, kind, message, traceback, output,
+    seconds]) into a ScoreResult, re-checking the score."""
     if isinstance(report, list):
-        if len(report) == 2:  # a batch row that succeeded without output
-            return checked_score(report[0], float(report[1]) if seconds is None else seconds)
         score, kind, message, tb, output, guest_seconds = report
     else:
         score, kind, message, tb, output, guest_seconds = (

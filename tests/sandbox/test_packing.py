@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
+from array import array
 
 import pytest
 
@@ -18,8 +20,6 @@ def score(prompt, response, reference, meta):
 
 
 def _expected(prompt, response, reference, meta):
-    import zlib
-
     blob = json.dumps([prompt, response, reference, meta], sort_keys=True)
     return zlib.crc32(blob.encode("utf-8", "surrogatepass")) / 2**32
 
@@ -29,20 +29,12 @@ def test_pack_sends_equal_texts_once_and_keeps_code_point_lengths():
     texts, layout = pack(rows)
     # "{}" + the shared prompt and reference once + 8 responses
     assert texts == "{}Q ✓r0ref" + "".join(f"r{i}" for i in range(1, 8))
-    nums = list(unpack_scores_u32(layout))
+    nums = list(array("I", bytes.fromhex(layout)))
     assert nums[:5] == [11, 2, 3, 2, 3]  # 11 texts; "Q ✓" is 3 code points
     assert nums[12:20] == [1, 2, 3, 0, 1, 4, 3, 0]  # rows 0 and 1: prompt, response, reference, meta
 
 
-def unpack_scores_u32(layout: str):
-    from array import array
-
-    return array("I", bytes.fromhex(layout))
-
-
 def test_unpack_scores_reads_hex_doubles():
-    from array import array
-
     values = [0.0, 1.0, 0.1234567890123, math.nan]
     got = unpack_scores(array("d", values).tobytes().hex())
     assert list(got[:3]) == values[:3] and math.isnan(got[3])
