@@ -13,6 +13,8 @@ meta keys read (at least one constraint is required):
   required_words   words/phrases that must appear (whole words, case-insensitive)
   forbidden_words  words/phrases that must not appear (whole words, case-insensitive)
   think            true: <think>...</think> structure as above
+  checks           list of [name, "match" | "forbid", pattern]: each one constraint of its own, met when
+                   the pattern is found (match) or not found (forbid)
   mode             "fraction" (default) or "all"
 """
 
@@ -22,7 +24,7 @@ import re
 _THINK = re.compile(r"^\s*<think>(.*?)</think>(.*)$", re.DOTALL)
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _KEYS = ("regex", "forbidden_regex", "json", "json_keys", "min_words", "max_words", "min_chars", "max_chars",
-         "required_words", "forbidden_words", "think")
+         "required_words", "forbidden_words", "think", "checks")
 
 
 def _patterns(meta, key):
@@ -92,6 +94,15 @@ def check(response, meta):
         results.append(("required_words", all(p.search(answer) for p in _words(meta, "required_words"))))
     if "forbidden_words" in meta:
         results.append(("forbidden_words", not any(p.search(answer) for p in _words(meta, "forbidden_words"))))
+    for item in meta.get("checks", ()):
+        if (not isinstance(item, (list, tuple)) or len(item) != 3 or item[1] not in ("match", "forbid")
+                or not all(isinstance(x, str) for x in item)):
+            raise ValueError("meta['checks'] items must be [name, 'match' | 'forbid', pattern], got %r" % (item,))
+        try:
+            found = re.search(item[2], answer) is not None
+        except re.error as exc:
+            raise ValueError("meta['checks'] %r has an invalid regular expression: %s" % (item[0], exc))
+        results.append((item[0], found if item[1] == "match" else not found))
     return results
 
 
@@ -129,4 +140,7 @@ CASES = [
     ("", "The answer is 4. <think>late</think>", "", {"think": True}, 0.0),
     ("", "<think>a</think>b<think>c</think>d", "", {"think": True}, 0.0),
     ("", "<think>only thinking</think>", "", {"think": True}, 0.0),
+    # named checks count one constraint each
+    ("", "hello, world", "", {"checks": [["lowercase", "forbid", "[A-Z]"], ["no_commas", "forbid", ","]]}, 0.5),
+    ("", "* a\n* b", "", {"checks": [["bullets", "match", "(?m)^\\* "]], "max_words": 4}, 1.0),
 ]

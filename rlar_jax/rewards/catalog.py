@@ -41,6 +41,9 @@ class CatalogEntry:
     languages: tuple[str, ...] = ()
     normalisation: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
+    # Measured accuracy per task family (share of labelled preference pairs ranked right; chance 0.5).
+    # A model at or below chance for a family is never planned for it.
+    evidence: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         errs = []
@@ -51,12 +54,20 @@ class CatalogEntry:
         for name in ("architecture", "source"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 errs.append(f"{name}: expected a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.evidence, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+                for v in self.evidence.values()):
+            errs.append(f"evidence: expected an object of family -> accuracy in [0, 1], got {self.evidence!r}")
         if not isinstance(self.normalisation, dict):
             errs.append(f"normalisation: expected an object, got {type(self.normalisation).__name__}")
         if errs:
             raise ValueError(f"catalog entry {self.id!r}: " + "; ".join(errs))
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "languages", tuple(self.languages))
+
+    def usable_for(self, family: str) -> bool:
+        """False when measured evidence puts the model at or below chance (0.5) for `family`."""
+        return family not in self.evidence or self.evidence[family] > 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -94,6 +105,8 @@ BUILTIN_ENTRIES: tuple[CatalogEntry, ...] = (
         description="Generative judge: probability of 'yes' to a rubric prompt (is the response helpful, "
                     "harmless, on-topic and following the instructions?) under one of our Flax LMs. "
                     "Needs no reference.",
+        # rewardbench, 40 LLMBar instruction pairs, judged by SmolLM2-135M-Instruct: 0.500 (chance)
+        evidence={"instruction": 0.5},
     ),
 )
 
@@ -157,7 +170,7 @@ class Catalog:
         words = {w for w in re.findall(r"[a-z0-9]+", (query or "").lower()) if len(w) > 1}
         scored = []
         for e in self.entries():
-            if task and task not in e.tasks:
+            if task and (task not in e.tasks or not e.usable_for(task)):
                 continue
             text = " ".join([e.id, e.kind, e.architecture, e.source, " ".join(e.tasks), " ".join(e.languages),
                              e.description]).lower()

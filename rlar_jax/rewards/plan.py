@@ -258,7 +258,8 @@ class RewardPlan:
 
         The signature fixes which format constraints apply; their values (e.g. the word limit) are
         re-read from each query for the `format_constraints` verifier, so one cached plan serves every
-        query of its signature.
+        query of its signature. A plan with meta `constraints_source: "example"` (the held-out metric)
+        checks the example's own ground-truth `constraints` instead, when it has them.
         """
         merged: dict[str, Any] = dict(sample_meta or {})
         merged.update(self.meta)
@@ -266,7 +267,9 @@ class RewardPlan:
         if comp.meta:
             merged.update(comp.meta)
         if comp.id == "format_constraints":
-            merged.update(constraints_to_meta(extract_constraints(query)))
+            truth = (sample_meta or {}).get("constraints")
+            use_truth = self.meta.get("constraints_source") == "example" and isinstance(truth, Mapping)
+            merged.update(constraints_to_meta(truth if use_truth else extract_constraints(query)))
         return merged
 
 

@@ -47,7 +47,8 @@ class OfflinePlanner:
         entry = self.catalog.best_for(task)
         if entry is not None:
             return entry.id
-        return fallback if self.catalog.knows(fallback) else None
+        fb = self.catalog.get(fallback)
+        return fallback if fb is not None and fb.usable_for(task) else None
 
     def _rm(self, comps: list[Component], entry_id: str | None, weight: float, why: str, notes: list[str]) -> None:
         if entry_id and entry_id not in {c.id for c in comps}:
@@ -145,7 +146,8 @@ class OfflinePlanner:
         elif evidence.reason == "zero_variance":
             have = {c.id for c in comps}
             options = [self._model(previous.task_family), self._model("dialogue"), JUDGE_MODEL, EMBED_MODEL]
-            added = next((o for o in options if o and o not in have and self.catalog.knows(o)), None)
+            added = next((o for o in options if o and o not in have and self.catalog.knows(o)
+                          and self.catalog.get(o).usable_for(previous.task_family)), None)
             if added:
                 comps.append(Component("reward_model", added, SECONDARY_WEIGHT))
                 notes.append(f"added reward model {added} for a graded signal within groups")

@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any, Mapping
 
+from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints  # noqa: F401 (re-exported)
+
 SIGNATURE_MODES: tuple[str, ...] = ("task", "per_query")
 
 LANGUAGES: dict[str, str] = {
@@ -39,9 +41,6 @@ _TAGS: tuple[tuple[str, str, str | None], ...] = (
 )
 
 _TEST_KEYS = ("tests", "test_list", "test_cases", "unit_tests", "test")
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-            "nine": 9, "ten": 10}
-_NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
 _I = re.IGNORECASE
 
 _CODE = (
@@ -63,9 +62,6 @@ _MATH_WORDS = re.compile(r"\b(?:solve|compute|calculate|evaluate|simplify|how ma
 _ARITH = re.compile(r"\d\s*[-+*/×÷^=]\s*\d")
 _OPTION_LINE = re.compile(r"^\s*\(?([A-E])[\).:]\s+\S", re.MULTILINE)
 _OPTION_INLINE = re.compile(r"\(([A-E])\)\s*\w")
-# End of a word list: punctuation, or a following clause with its own instruction verb.
-_LIST_END = (r"(.+?)(?=,?\s+(?:and|but|while|then)\s+(?:also\s+)?(?:include|use|mention|write|answer|respond|make|"
-             r"end|keep|wrap|do|don't|never|give|reply)\b|[.;\n]|$)")
 _TURNS = re.compile(r"^\s*(?:Human|User|Assistant)\s*:", re.MULTILINE)
 
 
@@ -86,122 +82,6 @@ class QueryFeatures:
     def constraint_kinds(self) -> list[str]:
         """Sorted names of the format constraints the query states."""
         return sorted(self.constraints)
-
-
-def _num(text: str) -> int:
-    return int(text) if text.isdigit() else _NUMBERS[text.lower()]
-
-
-def _word_list(text: str) -> list[str]:
-    """Words named in an instruction: quoted items if any, else a comma/and/or separated list."""
-    quoted = re.findall(r"[\"“'‘]([^\"”'’]{1,40})[\"”'’]", text)
-    items = quoted or re.split(r",\s*|\s+(?:and|or|nor)\s+", text)
-    out = []
-    for item in items:
-        item = item.strip(" .;:!?\"'“”‘’").strip()
-        if item and len(item.split()) <= 3 and item.lower() not in ("the", "a", "an"):
-            out.append(item)
-    return out[:10]
-
-
-def extract_constraints(query: str) -> dict[str, Any]:
-    """Explicit format constraints stated in `query`, as verifier meta (`format_constraints` reads them).
-
-    Keys: json, max_words, min_words, max_sentences, think_tags, forbidden_words, keywords, lowercase,
-    uppercase, bullets, paragraphs, end_with, no_commas.
-    """
-    q = query
-    c: dict[str, Any] = {}
-    if re.search(r"\b(?:in|as|using|into|valid|return|output|respond with|format(?:ted)?(?: as)?)\b[^.\n]{0,30}"
-                 r"\bjson\b|\bjson\s+(?:format|object|only)\b", q, _I):
-        c["json"] = True
-    m = re.search(rf"\b(at most|no more than|fewer than|less than|under|a maximum of|not exceed(?:ing)?|up to)\s+"
-                  rf"{_NUM}\s+words?\b", q, _I)
-    if m:
-        n = _num(m.group(2))
-        c["max_words"] = n - 1 if m.group(1).lower() in ("fewer than", "less than") else n
-    m = re.search(rf"\b(at least|no fewer than|no less than|more than|a minimum of)\s+{_NUM}\s+words?\b", q, _I)
-    if m:
-        n = _num(m.group(2))
-        c["min_words"] = n + 1 if m.group(1).lower() == "more than" else n
-    m = re.search(rf"\b(?:at most|no more than|up to)\s+{_NUM}\s+sentences?\b", q, _I)
-    if m:
-        c["max_sentences"] = _num(m.group(1))
-    if re.search(r"<think>|\bthink(?:ing)? tags?\b", q, _I):
-        c["think_tags"] = True
-    # Forbidden words first, then blank them out so "use the word X" is not also read as a keyword.
-    rest = q
-    m = re.search(r"\b(?:do not|don't|never|without|avoid)\s+(?:use|using|say|saying|mention|mentioning|include|"
-                  r"including|the)?\s*(?:the\s+|any of the\s+)?(?:words?|terms?|phrases?)\s+" + _LIST_END, q, _I)
-    if m:
-        words = _word_list(m.group(1))
-        if words:
-            c["forbidden_words"] = words
-        rest = q[:m.start()] + q[m.end():]
-    m = re.search(r"\b(?:include|including|use|mention|contain|containing)\s+(?:the\s+|all of the\s+)?"
-                  r"(?:key ?words?|words?|terms?|phrases?)\s+" + _LIST_END, rest, _I)
-    if m:
-        words = _word_list(m.group(1))
-        if words:
-            c["keywords"] = words
-    if re.search(r"\b(?:all|only|entirely|in)\s+(?:in\s+)?lower ?case\b|\blower ?case letters only\b", q, _I):
-        c["lowercase"] = True
-    if re.search(r"\ball capital letters\b|\ball caps\b|\b(?:all|only|entirely|in)\s+(?:in\s+)?upper ?case\b", q, _I):
-        c["uppercase"] = True
-    m = re.search(rf"\bexactly\s+{_NUM}\s+bullet(?: points?|s)?\b", q, _I)
-    if m:
-        c["bullets"] = _num(m.group(1))
-    m = re.search(rf"\bexactly\s+{_NUM}\s+paragraphs?\b", q, _I)
-    if m:
-        c["paragraphs"] = _num(m.group(1))
-    m = re.search(r"\bend (?:your|the) (?:response|answer|reply|text) with (?:the (?:exact )?phrase\s+)?"
-                  r"[\"“']([^\"”']+)[\"”']", q, _I)
-    if m:
-        c["end_with"] = m.group(1)
-    if re.search(r"\b(?:do not|don't|without|never)\s+(?:use|using)\s+(?:any\s+)?commas\b|\bno commas\b", q, _I):
-        c["no_commas"] = True
-    return c
-
-
-_BULLET = r"^[ \t]*[-*•][ \t]"
-
-
-def constraints_to_meta(constraints: Mapping[str, Any]) -> dict[str, Any]:
-    """Extracted constraints as the meta keys the seed `format_constraints` verifier reads.
-
-    Kinds it has no key for become its `regex` / `forbidden_regex` patterns (exact bullet and paragraph
-    counts, sentence limits, case, closing phrase, commas).
-    """
-    meta: dict[str, Any] = {}
-    regex: list[str] = []
-    forbidden: list[str] = []
-    for key in ("json", "max_words", "min_words", "forbidden_words"):
-        if key in constraints:
-            meta[key] = constraints[key]
-    if constraints.get("think_tags"):
-        meta["think"] = True
-    if constraints.get("keywords"):
-        meta["required_words"] = list(constraints["keywords"])
-    if "bullets" in constraints:  # exactly N lines starting with a bullet marker
-        regex.append(r"(?ms)\A(?:(?!%s).)*(?:%s(?:(?!%s).)*){%d}\Z" % (_BULLET, _BULLET, _BULLET, constraints["bullets"]))
-    if "paragraphs" in constraints:  # exactly N blocks separated by blank lines
-        regex.append(r"(?s)\A\s*\S(?:(?!\n[ \t]*\n).)*(?:\n[ \t]*\n\s*\S(?:(?!\n[ \t]*\n).)*){%d}\s*\Z"
-                     % (constraints["paragraphs"] - 1))
-    if "max_sentences" in constraints:  # N-1 full sentences, then at most one more (final punctuation optional)
-        regex.append(r"(?s)\A\s*(?:[^.!?]*[.!?]+\s*){0,%d}(?:[^.!?]*[.!?]*\s*)?\Z" % (constraints["max_sentences"] - 1))
-    if "end_with" in constraints:
-        regex.append(re.escape(constraints["end_with"].strip()) + r"\s*\Z")
-    if constraints.get("lowercase"):
-        forbidden.append("[A-Z]")
-    if constraints.get("uppercase"):
-        forbidden.append("[a-z]")
-    if constraints.get("no_commas"):
-        forbidden.append(",")
-    if regex:
-        meta["regex"] = regex
-    if forbidden:
-        meta["forbidden_regex"] = forbidden
-    return meta
 
 
 def _tests_in(meta: Mapping[str, Any]) -> bool:

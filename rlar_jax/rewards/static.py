@@ -69,7 +69,10 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
 
 # Held-out metrics use one fixed verifier per task family, so numbers before and after training stay
 # comparable even when self-evolution changes the training plans in between.
-EVAL_VERIFIERS = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf"}
+# Instruction prompts are checked against their ground-truth constraints where the data has them
+# (fraction of constraints met), else against the constraints read from the prompt.
+EVAL_VERIFIERS = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf",
+                  "instruction": "format_constraints"}
 
 
 def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
@@ -77,7 +80,8 @@ def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
     exists (other families keep the training plan); non-engine reward functions are used as they are."""
     if not isinstance(train_fn, ScoringEngine):
         return train_fn
-    fixed = {fam: RewardPlan(f"eval:{fam}", fam, (Component("verifier", vid, 1.0),), rationale="held-out metric")
+    fixed = {fam: RewardPlan(f"eval:{fam}", fam, (Component("verifier", vid, 1.0),), rationale="held-out metric",
+                             meta={"constraints_source": "example"} if vid == "format_constraints" else {})
              for fam, vid in EVAL_VERIFIERS.items()}
 
     def plan_for(examples: Sequence[Example]) -> list[RewardPlan]:

@@ -114,10 +114,13 @@ def test_constraints_to_verifier_meta():
     meta = constraints_to_meta(extract_constraints(q))
     assert {k: meta[k] for k in ("think", "json", "required_words", "forbidden_words")} == {
         "think": True, "json": True, "required_words": ["sun", "moon"], "forbidden_words": ["very"]}
-    assert meta["forbidden_regex"] == ["[A-Z]", ","]
-    (bullets,) = meta["regex"]
+    checks = {name: (how, pattern) for name, how, pattern in meta["checks"]}
+    assert sorted(checks) == ["bullets", "lowercase", "no_commas"]  # one named check per constraint
+    assert checks["lowercase"] == ("forbid", "[A-Z]") and checks["no_commas"] == ("forbid", ",")
+    how, bullets = checks["bullets"]
+    assert how == "match"
     assert re.search(bullets, "intro\n- one\n* two") and not re.search(bullets, "- one\n- two\n- three")
-    sentences = constraints_to_meta({"max_sentences": 2})["regex"][0]
+    (_, _, sentences), = constraints_to_meta({"max_sentences": 2})["checks"]
     assert re.search(sentences, "One. Two") and not re.search(sentences, "One. Two. Three")
-    ending = constraints_to_meta({"end_with": "Any questions?"})["regex"][0]
+    (_, _, ending), = constraints_to_meta({"end_with": "Any questions?"})["checks"]
     assert re.search(ending, "Done. Any questions?\n") and not re.search(ending, "Any questions? No.")
