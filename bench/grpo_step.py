@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "bench_grpo_step"
 HF_DIR = WORK / "smollm2-135m-instruct-hf"
-TRAIN_PATH = "../shared/data/gsm8k/train.jsonl"
+TRAIN_PATH = "gsm8k:train"  # the bundled copy
 MODEL = "smollm2-135m-instruct"
 
 

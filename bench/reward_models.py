@@ -28,11 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from rlar_jax.datasets.registry import bundled_file  # noqa: E402
 from rlar_jax.rewards.models.bert import load_sentence_encoder, minilm_dir  # noqa: E402
 from rlar_jax.rewards.models.bt import load_pairs  # noqa: E402
 from rlar_jax.rewards.models.embedding import EmbeddingSimilarity  # noqa: E402
 
-DATA = ROOT / ".." / "shared" / "data" / "hh_rlhf_harmless" / "test.jsonl.gz"
+DATA = bundled_file("hh_rlhf_harmless", "test")
 
 
 def _median_rate(fn, n_items: int, repeats: int) -> float:

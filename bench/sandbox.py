@@ -25,10 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rlar_jax.data import read_text  # noqa: E402
+from rlar_jax.datasets.registry import bundled_file  # noqa: E402
 from rlar_jax.sandbox import Limits, Sandbox, SandboxPool, load_verifier  # noqa: E402
 from rlar_jax.sandbox.build import ensure_guest  # noqa: E402
 
-DATA = ROOT / ".." / "shared" / "data" / "gsm8k" / "test.jsonl"
+DATA = bundled_file("gsm8k", "test")
 BATCH = 256
 
 
@@ -36,7 +38,7 @@ def make_rows(n: int = 1000) -> list[dict]:
     """GSM8K test rationales as responses; every other one with a corrupted final answer."""
     rng = random.Random(0)
     rows = []
-    for i, line in enumerate(DATA.read_text().splitlines()[:n]):
+    for i, line in enumerate(read_text(DATA).splitlines()[:n]):
         r = json.loads(line)
         response = r["answer"]
         if i % 2:

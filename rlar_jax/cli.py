@@ -14,6 +14,7 @@ import sys
 _COMMAND_MODULES: tuple[str, ...] = (
     "rlar_jax.sandbox.cli",
     "rlar_jax.models.cli",
+    "rlar_jax.datasets.cli",
     "rlar_jax.train_cli",
     "rlar_jax.rewards.cli",
     "rlar_jax.rewards.models.cli",

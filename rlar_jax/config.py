@@ -60,8 +60,12 @@ class DistributedSection:
 class TaskSource:
     """One task of the training mixture: where its rows are, how they become prompts, how often it is drawn.
 
-    Paths are local files (relative to the project root when not found as given) or Hugging Face dataset
-    names "owner/name[:split]". With `path` alone one file holds both splits: MBPP is split by task_id
+    Paths are registry names `NAME:SPLIT` of the data bundled with the package (e.g. `gsm8k:train`,
+    `wmt22:en-de`, `mbpp`; `rlar-jax data list`), local files (JSONL / JSON / text, optionally `.gz`;
+    relative ones are found under the config file's directory, else the working directory, else the
+    repository root) or Hugging Face dataset names "owner/name[:split]". A local file that does not
+    exist fails `load_config` with the key, e.g. `data.tasks[1].path: data file not found: x.jsonl`.
+    With `path` alone one file holds both splits: MBPP is split by task_id
     (evaluation = ids 11-510, training = 511-974); any other kind holds out its first `eval_size` rows
     for evaluation and trains on the rest. `train_path` / `eval_path` name the splits explicitly.
     """
@@ -114,8 +118,10 @@ class DataSection:
     # The mixture. Empty: one GSM8K task from source/train_path/eval_path/max_train_examples (tag "math").
     tasks: list[TaskSource] = dataclasses.field(default_factory=list)
     source: str = "gsm8k"  # dataset kind of the single source used when `tasks` is empty: gsm8k
-    train_path: str = "../shared/data/gsm8k/train.jsonl"  # local file (relative to the config's project root) or HF name
-    eval_path: str = "../shared/data/gsm8k/test.jsonl"
+    # Registry name NAME:SPLIT of bundled data (`rlar-jax data list`), local file (relative to the config
+    # file's directory, else the working directory, else the repository root) or hub name owner/name[:split].
+    train_path: str = "gsm8k:train"
+    eval_path: str = "gsm8k:test"
     eval_size: int = 64  # held-out prompts scored before and after training (per task with `tasks`)
     max_train_examples: int | None = None  # cap on training rows read (single source)
     system_prompt: str | None = None  # system message before every prompt (all tasks)
@@ -352,7 +358,32 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         data = loaded or {}
     for o in overrides:
         apply_override(data, o)
-    return build(ExperimentConfig, data)
+    cfg = build(ExperimentConfig, data)
+    resolve_data_paths(cfg.data, Path(path).resolve().parent if path is not None else None)
+    return cfg
+
+
+def resolve_data_paths(data: DataSection, config_dir: Path | None) -> None:
+    """Check every data path of `data` and make relative local files absolute (found under `config_dir`,
+    the working directory, then the repository root); registry and hub names stay as written. A missing
+    file or unknown registry split is a ConfigError naming the key, e.g. `data.tasks[1].path: ...`."""
+    from rlar_jax.datasets.registry import PROJECT_ROOT, DatasetError, parse_spec, resolve
+
+    bases = [b for b in (config_dir, Path.cwd(), PROJECT_ROOT) if b is not None]
+    slots = [("data", data, ("train_path", "eval_path"))]
+    slots += [(f"data.tasks[{i}]", t, ("path", "train_path", "eval_path", "reference_path"))
+              for i, t in enumerate(data.tasks)]
+    for prefix, obj, keys in slots:
+        for key in keys:
+            value = getattr(obj, key)
+            if not value:
+                continue
+            try:
+                found = resolve(value, bases)
+            except DatasetError as e:
+                raise ConfigError(f"{prefix}.{key}: {e}") from e
+            if parse_spec(value) is None and found != value:
+                setattr(obj, key, found)  # a local file: absolute from here on
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

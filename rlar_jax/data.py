@@ -66,13 +66,34 @@ class RowErrors:
             self.messages.append(str(error))
 
 
-def resolve_path(path: str) -> str:
-    """A data path as given if it exists, else relative to the project root (configs use ../shared/...)."""
-    p = Path(path)
-    if p.exists() or p.is_absolute():
-        return str(p)
-    alt = PROJECT_ROOT / path
-    return str(alt) if alt.exists() else path
+def resolve_path(path: str, base: str | Path | None = None) -> str:
+    """Where a data source's rows are. A registry name (`gsm8k:train`, see `rlar_jax.datasets.registry`)
+    becomes its bundled file; a relative path is looked up under `base` (the config file's directory),
+    then the working directory, then the project root; anything else (a hub name, a missing file) is
+    returned as given, and the loader names it."""
+    from rlar_jax.datasets.registry import DatasetError, parse_spec, resolve
+
+    bases = [Path(b) for b in (base, Path.cwd(), PROJECT_ROOT) if b is not None]
+    try:
+        return resolve(str(path), bases)
+    except DatasetError as e:
+        if parse_spec(str(path)) is not None:
+            raise DataError(str(e)) from e
+        return str(path)
+
+
+def open_text(path: str | Path):
+    """A text-mode (UTF-8) file object; `.gz` files are decompressed on the fly."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def read_text(path: str | Path) -> str:
+    """The whole text of a (possibly gzip-compressed) UTF-8 file."""
+    with open_text(path) as f:
+        return f.read()
 
 
 def read_jsonl(path: str | Path, errors: RowErrors | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -80,8 +101,7 @@ def read_jsonl(path: str | Path, errors: RowErrors | None = None) -> Iterator[tu
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    with open_text(path) as f:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -97,11 +117,12 @@ def read_jsonl(path: str | Path, errors: RowErrors | None = None) -> Iterator[tu
 
 
 def read_json_list(path: str | Path, errors: RowErrors | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number where the object starts, object) from a .json file holding a list of objects."""
+    """Yield (line number where the object starts, object) from a .json (or .json.gz) file holding a list
+    of objects."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     if not text.startswith("[", pos):
@@ -131,7 +152,7 @@ def _starts_with_object(path: Path) -> bool:
     """True when the file's first non-blank character opens an object (JSON lines, not a JSON list)."""
     if not path.is_file():
         return False
-    with path.open(encoding="utf-8") as f:
+    with open_text(path) as f:
         head = f.read(4096).lstrip()
     return head.startswith("{")
 
@@ -151,13 +172,13 @@ def _fail(error: DataError, errors: RowErrors | None, cause: BaseException | Non
 def iter_rows(source: str | Path, config: str | None = None,
               errors: RowErrors | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ("file:line" or "name[split]#i", row) from a local JSONL file, a .json file (a list of objects,
-    or JSON lines), or a Hugging Face dataset.
+    or JSON lines), either of them gzip-compressed (.gz), or a Hugging Face dataset.
 
     A source that is not an existing path is read as a hub dataset "owner/name[:split]" (split defaults
     to train) through `datasets.load_dataset`; that needs network access or a populated HF cache.
     """
     path = Path(source)
-    if str(source).endswith(".json") and not _starts_with_object(path):  # a .json file may hold JSON lines
+    if str(source).endswith((".json", ".json.gz")) and not _starts_with_object(path):  # may hold JSON lines
         for line, row in read_json_list(path, errors):
             yield f"{path}:{line}", row
         return

@@ -112,7 +112,7 @@ def score_items(system: Any, items: Sequence[BenchItem]) -> list[list[float]]:
     return out
 
 
-def run_benchmark(data_dir: str | Path, systems: Sequence[str], limits: dict[str, int], seed: int = 0,
+def run_benchmark(data_dir: str | Path | None, systems: Sequence[str], limits: dict[str, int], seed: int = 0,
                   registry_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Build the suite once and score it with each system; one result dict per system:
     {"system", "subsets": {name: accuracy}, "average", "n": {name: items}, "seconds"}."""
@@ -196,8 +196,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rewardbench", help="benchmark reward systems on ranking correct vs wrong responses",
                        description=__doc__.split("\n\n")[1].replace("\n", " "),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"),
-                   help="directory with gsm8k/, mbpp/, wmt22/, hh_rlhf_harmless/, llmbar/ (default ../shared/data)")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with gsm8k/, mbpp/, wmt22/, hh_rlhf_harmless/, llmbar/ (plain or .gz files; "
+                        "default: the data bundled with the package)")
     p.add_argument("--system", action="append", metavar="SPEC",
                    help="rlar | judge | static:<verifier or reward-model id>; repeat for several (default rlar)")
     p.add_argument("--limit", action="append", metavar="N|SUBSET=N",

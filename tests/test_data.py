@@ -1,17 +1,17 @@
-"""Data loading: every task kind on the shared data, malformed rows (named errors, skip-and-count), mixtures."""
+"""Data loading: every task kind on the bundled data, malformed rows (named errors, skip-and-count), mixtures."""
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
 from rlar_jax.config import ConfigError, DataSection, build
-from rlar_jax.data import DataError, RowErrors, batch_at, load_eval, load_gsm8k, load_train, shuffled
+from rlar_jax.data import DataError, RowErrors, batch_at, load_eval, load_gsm8k, load_train, read_text, shuffled
 from rlar_jax.datasets import (load_hh, load_humaneval, load_jsonl, load_llmbar, load_math, load_mbpp, load_pairs,
                                load_wmt)
+from rlar_jax.datasets.registry import BUNDLED_DIR
 
-GSM8K = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gsm8k" / "test.jsonl"
+GSM8K = BUNDLED_DIR / "gsm8k" / "test.jsonl.gz"
 
 
 def test_gsm8k_examples():
@@ -51,11 +51,11 @@ def test_shuffle_and_wraparound():
 
 # ------------------------------------------------------------------------------ task kinds and mixtures
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-MBPP = DATA / "mbpp" / "mbpp.jsonl"
-WMT_EN_DE = DATA / "wmt22" / "generaltest2022.en-de.src.en"
+DATA = BUNDLED_DIR
+MBPP = DATA / "mbpp" / "mbpp.jsonl.gz"
+WMT_EN_DE = DATA / "wmt22" / "generaltest2022.en-de.src.en.gz"
 HH = DATA / "hh_rlhf_harmless" / "test.jsonl.gz"
-LLMBAR = DATA / "llmbar" / "Natural.json"
+LLMBAR = DATA / "llmbar" / "Natural.json.gz"
 
 
 def _jsonl(path, rows):
@@ -64,7 +64,7 @@ def _jsonl(path, rows):
 
 
 def test_math_rows_and_malformed(tmp_path):
-    ex = load_math(DATA / "math500" / "test.jsonl", limit=3)
+    ex = load_math(DATA / "math500" / "test.jsonl.gz", limit=3)
     assert [e.task for e in ex] == ["math"] * 3
     assert ex[0].reference == "\\left( 3, \\frac{\\pi}{2} \\right)"
     assert ex[0].meta == {"subject": "Precalculus", "level": 2} and "\\boxed{}" in ex[0].query
@@ -170,7 +170,7 @@ def test_hh_dialogues_and_pairs(tmp_path):
 def test_llmbar_pairs_and_malformed(tmp_path):
     ex = load_llmbar(LLMBAR)
     assert len(ex) == 100 and ex[0].task == "llmbar"
-    raw = json.loads(LLMBAR.read_text())
+    raw = json.loads(read_text(LLMBAR))
     for e, r in zip(ex, raw):
         assert (e.reference, e.meta["rejected"]) == ((r["output_1"], r["output_2"]) if r["label"] == 1
                                                       else (r["output_2"], r["output_1"]))
@@ -208,7 +208,7 @@ def test_generic_jsonl_field_mapping(tmp_path):
 
 def _mix(**kw):
     tasks = [
-        {"kind": "gsm8k", "name": "math", "train_path": str(DATA / "gsm8k/train.jsonl"),
+        {"kind": "gsm8k", "name": "math", "train_path": str(DATA / "gsm8k/train.jsonl.gz"),
          "eval_path": str(GSM8K), "limit": 40},
         {"kind": "mbpp", "name": "code", "path": str(MBPP), "limit": 20},
         {"kind": "wmt", "name": "translation", "path": str(WMT_EN_DE), "limit": 30},

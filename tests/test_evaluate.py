@@ -9,14 +9,15 @@ import pytest
 from flax import nnx
 
 from rlar_jax.config import load_config
+from rlar_jax.datasets.registry import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
-DATA = ROOT / ".." / "shared" / "data"
-TASKS = ("[{kind: gsm8k, name: math, path: ../shared/data/gsm8k/test.jsonl, limit: 8},"
-         " {kind: mbpp, name: code, path: ../shared/data/mbpp/mbpp.jsonl, limit: 8},"
-         " {kind: wmt, name: translation, path: ../shared/data/wmt22/generaltest2022.en-de.src.en, limit: 8},"
-         " {kind: hh, name: dialogue, path: ../shared/data/hh_rlhf_harmless/test.jsonl.gz, limit: 8,"
+DATA = BUNDLED_DIR
+TASKS = ("[{kind: gsm8k, name: math, path: gsm8k:test, limit: 8},"
+         " {kind: mbpp, name: code, path: mbpp, limit: 8},"
+         " {kind: wmt, name: translation, path: wmt22:en-de, limit: 8},"
+         " {kind: hh, name: dialogue, path: hh_rlhf_harmless:test, limit: 8,"
          "  reward_model: minilm-embed-sim}]")
 
 
@@ -77,9 +78,9 @@ def test_verified_metrics_on_gold_and_wrong_answers():
     from rlar_jax.evaluate import task_family, verified_metrics
     from rlar_jax.sandbox import Sandbox
 
-    math_ex = load_gsm8k(DATA / "gsm8k" / "test.jsonl", limit=4)
-    code_ex = load_mbpp(DATA / "mbpp" / "mbpp.jsonl", split="test", limit=2)
-    wmt_ex = load_wmt(DATA / "wmt22" / "generaltest2022.en-de.src.en", limit=3)
+    math_ex = load_gsm8k(DATA / "gsm8k" / "test.jsonl.gz", limit=4)
+    code_ex = load_mbpp(DATA / "mbpp" / "mbpp.jsonl.gz", split="test", limit=2)
+    wmt_ex = load_wmt(DATA / "wmt22" / "generaltest2022.en-de.src.en.gz", limit=3)
     assert [task_family(e) for e in (math_ex[0], code_ex[0], wmt_ex[0])] == ["math", "code", "translation"]
     with Sandbox() as sb:
         m = verified_metrics("math", sb, math_ex, [f"#### {e.reference}" for e in math_ex[:3]] + ["#### -1"])

@@ -4,16 +4,16 @@ import ast
 import json
 import math
 import random
-from pathlib import Path
 
 import pytest
 
+from rlar_jax.data import read_text
+from rlar_jax.datasets.registry import BUNDLED_DIR
 from rlar_jax.datasets.suite import (SUBSETS, build_suite, code_items, corrupt_rationale, degrade, math_items,
                                      pair_items, translation_items, wrong_answers)
 from rlar_jax.rewardbench import best_of_k, format_table, parse_limits, subset_accuracy
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
+DATA = BUNDLED_DIR
 NAN = math.nan
 
 
@@ -42,7 +42,7 @@ def test_math_items_corrupt_only_the_final_answer():
         wrong = wrong_answers(answer, rng)
         assert len(set(wrong)) == 3 and answer.replace(",", "") not in wrong
     assert corrupt_rationale("2 + 2 = <<2+2=4>>4 apples.\n#### 4", "5") == "2 + 2 = <<2+2=4>>5 apples.\n#### 5"
-    items = math_items(DATA / "gsm8k" / "test.jsonl", 5)
+    items = math_items(DATA / "gsm8k" / "test.jsonl.gz", 5)
     assert len(items) == 5
     for it in items:
         gold = it.candidates[0].rsplit("####", 1)[1].strip()
@@ -60,9 +60,9 @@ def test_translation_and_pair_items():
     assert sorted(degrade("a b c d e f", "shuffle", rng).split()) == list("abcdef")
     assert len(degrade("a b c d e f", "drop", rng).split()) == 4
     assert degrade("一二三四五六", "truncate", rng, by_char=True) == "一二三"
-    pairs = pair_items("instruction", "llmbar", sorted((DATA / "llmbar").glob("*.json")), 3)
+    pairs = pair_items("instruction", "llmbar", sorted((DATA / "llmbar").glob("*.json.gz")), 3)
     assert len({p.uid.split(":")[1] for p in pairs}) == 3  # round-robin over the three files
-    raw = json.loads((DATA / "llmbar" / "Adversarial_GPTInst.json").read_text())[0]
+    raw = json.loads(read_text(DATA / "llmbar" / "Adversarial_GPTInst.json.gz"))[0]
     assert pairs[0].candidates == (raw[f"output_{raw['label']}"], raw[f"output_{3 - raw['label']}"])
     assert all(p.example.reference == "" for p in pairs)  # the answer is never given away
 
@@ -77,7 +77,7 @@ def test_code_mutants_fail_their_tests_in_the_sandbox():
     for m in muts:
         ast.parse(m)
     with Sandbox() as sb:
-        items = code_items(DATA / "mbpp" / "mbpp.jsonl", 4, sb)
+        items = code_items(DATA / "mbpp" / "mbpp.jsonl.gz", 4, sb)
         assert len(items) == 4
         rows = [{"prompt": it.example.query, "response": c, "reference": "",
                  "meta": {**it.example.meta, "mode": "all"}} for it in items for c in it.candidates]
@@ -106,7 +106,7 @@ def test_rewardbench_command_on_a_small_slice(capsys):
     """RLAR ranks math and code by their verifiers; a static verifier that cannot score a subset loses it."""
     from rlar_jax import cli
 
-    assert cli.main(["rewardbench", "--data-dir", str(DATA), "--limit", "8", "--limit", "safety=2",
+    assert cli.main(["rewardbench", "--limit", "8", "--limit", "safety=2",
                      "--limit", "instruction=2", "--system", "rlar", "--system", "static:code_tests"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     rows = {line.split()[0]: line.split() for line in out if line and not line.startswith("{")}

@@ -1,6 +1,7 @@
 """The reward-benchmark suite (RewardBench-2 style): items of one correct and several wrong candidates.
 
-Subsets built from a data directory laid out like `shared/data`:
+Subsets built from a data directory laid out like the bundled data (`rlar_jax/datasets/bundled`, the
+default; plain or gzip-compressed files):
   math         GSM8K gold rationale vs three copies whose final answer is corrupted
   code         MBPP reference solution vs three operator/constant mutants that fail the tests in the sandbox
   translation  WMT reference vs three degraded copies (word drop, word shuffle, truncation)
@@ -189,11 +190,14 @@ def pair_items(subset: str, kind: str, paths: Iterable[str | Path], limit: int) 
     return items
 
 
-def build_suite(data_dir: str | Path, limits: dict[str, int], sandbox: Any,
+def build_suite(data_dir: str | Path | None, limits: dict[str, int], sandbox: Any,
                 seed: int = 0) -> dict[str, list[BenchItem]]:
-    """Items per subset from a data directory (`gsm8k/`, `mbpp/`, `wmt22/`, `hh_rlhf_harmless/`, `llmbar/`);
-    `limits` maps each wanted subset to its number of items."""
-    root = Path(data_dir)
+    """Items per subset from a data directory (`gsm8k/`, `mbpp/`, `wmt22/`, `hh_rlhf_harmless/`, `llmbar/`;
+    each file plain or `.gz`; None = the bundled data); `limits` maps each wanted subset to its number of
+    items."""
+    from rlar_jax.datasets.registry import BUNDLED_DIR
+
+    root = Path(BUNDLED_DIR if data_dir is None else data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data directory not found: {root}")
     unknown = sorted(set(limits) - set(SUBSETS))
@@ -201,7 +205,10 @@ def build_suite(data_dir: str | Path, limits: dict[str, int], sandbox: Any,
         raise ValueError(f"unknown subset(s) {unknown}; expected some of {list(SUBSETS)}")
 
     def need(rel: str, pattern: str | None = None) -> list[Path]:
-        found = sorted((root / rel).glob(pattern)) if pattern else [root / rel]
+        if pattern:  # plain files, else their .gz copies
+            found = sorted((root / rel).glob(pattern)) or sorted((root / rel).glob(pattern + ".gz"))
+        else:
+            found = [root / rel, root / (rel + ".gz")]
         found = [p for p in found if p.is_file()]
         if not found:
             raise FileNotFoundError(f"{root / rel}{'/' + pattern if pattern else ''}: no data for the benchmark")
@@ -215,9 +222,9 @@ def build_suite(data_dir: str | Path, limits: dict[str, int], sandbox: Any,
         elif subset == "code":
             out[subset] = code_items(need("mbpp/mbpp.jsonl")[0], n, sandbox, seed)
         elif subset == "translation":
-            out[subset] = translation_items(need("wmt22", "*.src.*"), n, seed)
+            out[subset] = translation_items(need("wmt22", "*.src.*"), n, seed)  # matches .src.en.gz too
         elif subset == "safety":
-            out[subset] = pair_items(subset, "hh", need("hh_rlhf_harmless/test.jsonl.gz"), n)
+            out[subset] = pair_items(subset, "hh", need("hh_rlhf_harmless/test.jsonl.gz")[:1], n)
         else:
             out[subset] = pair_items(subset, "llmbar", need("llmbar", "*.json"), n)
         if len(out[subset]) < n:

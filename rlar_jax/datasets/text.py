@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, require
+from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, read_text, require
 from rlar_jax.rewards.signature import LANGUAGES
 
 # ISO code -> English name (the first name listed for a code in the planner's language table).
@@ -62,9 +62,10 @@ def translation_prompt(source: str, src: str, tgt: str) -> str:
 def wmt_files(source_path: str | Path, reference_path: str | Path | None = None,
               language_pair: str | None = None) -> tuple[Path, Path, str, str]:
     """(source file, reference file, src code, tgt code) for a WMT source file such as
-    `generaltest2022.en-de.src.en`; the reference defaults to the sorted first `<stem>.en-de.ref.*.de`."""
+    `generaltest2022.en-de.src.en` (or `.gz` of it); the reference defaults to the sorted first
+    `<stem>.en-de.ref.*.de` (or `.gz` of it)."""
     src_path = Path(source_path)
-    m = _WMT_NAME.match(src_path.name)
+    m = _WMT_NAME.match(src_path.name.removesuffix(".gz"))
     if language_pair:
         src, tgt = parse_language_pair(language_pair, "language_pair")
     elif m:
@@ -76,7 +77,7 @@ def wmt_files(source_path: str | Path, reference_path: str | Path | None = None,
         if not m:
             raise DataError(f"{src_path}: no reference_path given and none can be derived from the file name")
         pattern = f"{m.group('stem')}.{m.group('src')}-{m.group('tgt')}.ref.*.{m.group('tgt')}".lstrip(".")
-        refs = sorted(src_path.parent.glob(pattern))
+        refs = sorted(src_path.parent.glob(pattern)) or sorted(src_path.parent.glob(pattern + ".gz"))
         if not refs:
             raise FileNotFoundError(f"no reference file {src_path.parent / pattern} for {src_path}")
         reference_path = refs[0]
@@ -86,7 +87,7 @@ def wmt_files(source_path: str | Path, reference_path: str | Path | None = None,
 def _lines(path: Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = read_text(path).split("\n")
     if lines and lines[-1] == "":  # the final newline does not start a line
         lines.pop()
     return lines
@@ -101,7 +102,7 @@ def load_wmt(path: str | Path, *, reference_path: str | Path | None = None, lang
     A line-count mismatch is an error naming both files; an empty line is a malformed row.
     """
     name = str(path)
-    if name.endswith((".jsonl", ".jsonl.gz", ".json")) or not Path(path).exists():
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")) or not Path(path).exists():
         if not language_pair:
             raise DataError(f"{path}: rows with a 'translation' object need language_pair (e.g. en-de)")
         src, tgt = parse_language_pair(language_pair, "language_pair")

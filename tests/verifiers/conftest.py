@@ -1,4 +1,4 @@
-"""Fixtures for the seed-verifier tests: one Sandbox per module, shared data read from ../shared/data."""
+"""Fixtures for the seed-verifier tests: one Sandbox per module, rows read from the bundled data."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from rlar_jax.data import open_text
+from rlar_jax.datasets.registry import BUNDLED_DIR
 from rlar_jax.sandbox import Sandbox
 from rlar_jax.sandbox.build import ensure_guest
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = BUNDLED_DIR
 
 
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
-    """First `limit` rows of a JSONL file."""
+    """First `limit` rows of a JSONL (or .jsonl.gz) file."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             if limit is not None and len(rows) >= limit:
                 break

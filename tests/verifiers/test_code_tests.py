@@ -25,7 +25,7 @@ def _mutate(code: str) -> str:
 
 @pytest.fixture(scope="module")
 def mbpp():
-    rows = [r for r in read_jsonl(DATA / "mbpp" / "mbpp.jsonl") if 11 <= r["task_id"] <= 510]
+    rows = [r for r in read_jsonl(DATA / "mbpp" / "mbpp.jsonl.gz") if 11 <= r["task_id"] <= 510]
     # every 50th test-split task with a return statement to mutate
     picked = [r for r in rows[::50] if "return" in r["code"]]
     assert len(picked) >= 9

@@ -13,7 +13,7 @@ from .conftest import DATA, read_jsonl
 
 @pytest.fixture(scope="module")
 def gsm8k():
-    return read_jsonl(DATA / "gsm8k" / "test.jsonl", limit=200)
+    return read_jsonl(DATA / "gsm8k" / "test.jsonl.gz", limit=200)
 
 
 def _corrupt(rationale: str, rng: random.Random) -> str:
@@ -49,7 +49,7 @@ def test_answer_formats_a_model_might_use(sandbox, gsm8k):
 
 
 def test_math500_solutions_match_their_answers(sandbox):
-    rows = read_jsonl(DATA / "math500" / "test.jsonl", limit=100)
+    rows = read_jsonl(DATA / "math500" / "test.jsonl.gz", limit=100)
     results = sandbox.score_batch(load_verifier("math_answer"),
                                   [dict(prompt=r["problem"], response=r["solution"], reference=r["answer"]) for r in rows])
     assert sum(res.score for res in results) == len(rows)

@@ -9,6 +9,8 @@ import sacrebleu
 
 from rlar_jax.sandbox import load_verifier
 
+from rlar_jax.data import read_text
+
 from .conftest import DATA
 
 PAIRS = {"en-de": "de", "de-en": "en", "en-zh": "zh"}
@@ -38,7 +40,7 @@ def _hypotheses(refs: list[str], rng: random.Random) -> list[str]:
 
 def _sample(pair: str, n: int = 40) -> tuple[list[str], list[str]]:
     src_lang, tgt = pair.split("-")
-    lines = (DATA / "wmt22" / f"generaltest2022.{pair}.ref.A.{tgt}").read_text(encoding="utf-8").splitlines()
+    lines = read_text(DATA / "wmt22" / f"generaltest2022.{pair}.ref.A.{tgt}.gz").splitlines()
     rng = random.Random(pair)
     refs = [line for line in rng.sample(lines, n)] + [""]
     return refs, _hypotheses(refs[:-1], rng) + ["something"]

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import tokenizers
 
+from rlar_jax.datasets.registry import BUNDLED_DIR
+
 # Backbone features are content-addressed, so the real-model BT test may reuse them across runs; they
 # live under the real home, not the per-test home that tests/rewards/conftest.py sets.
 FEATURE_CACHE = Path(os.environ.get("RLAR_JAX_HOME") or Path.home() / ".cache" / "rlar_jax") / "features"
-HH_HARMLESS = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "hh_rlhf_harmless" / "test.jsonl.gz"
+HH_HARMLESS = BUNDLED_DIR / "hh_rlhf_harmless" / "test.jsonl.gz"
 
 WORDS = [f"w{i}" for i in range(4, 60)]
 VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "yes", "Yes", "no", "No", *WORDS]
