@@ -216,8 +216,16 @@ class TrainerSection:
     checkpoint_every: int = 10  # 0 disables checkpoints
     keep_checkpoints: int = 2
     resume: bool = True  # continue from the latest checkpoint in run_dir
-    eval_before: bool = True
-    eval_after: bool = True
+    eval_before: bool = True  # score the whole held-out set before training (and keep per-prompt scores)
+    eval_after: bool = True  # ...and after: summary.json gets the per-task gain table with bootstrap CIs
+    # Every `eval_every` steps (0 = off) score a fixed slice of the held-out set greedily and log
+    # eval/reward_mean, eval/accuracy, eval/n, eval/failed and eval/task/<task>/... in the record of
+    # step s (params after s updates: the ones step s samples from); steps 0 and `steps` reuse the
+    # eval_before / eval_after scores when those ran, and `steps` gets a record of its own.
+    eval_every: int = 0
+    # The slice: the first eval_every_size // n_tasks held-out prompts of each task (the first tasks
+    # take one more each for the remainder); 0 = the whole held-out set.
+    eval_every_size: int = 64
     tensorboard: bool = True
     plot: bool = True  # PNG of reward and loss curves at the end
     progress: bool = True
@@ -232,6 +240,12 @@ class TrainerSection:
     # and a loss other than bnpo (otherwise ignored). The step's entropy/clip metrics then cover the
     # live rows; `update_rows` says how many rows the update ran on.
     drop_zero_advantage_groups: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("eval_every", "eval_every_size"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0 (0 = {'off' if key == 'eval_every' else 'all'}), "
+                                 f"got {getattr(self, key)}")
 
 
 @dataclasses.dataclass

@@ -61,25 +61,56 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _eval_key(key: str) -> str | None:
+    """The held-out counterpart of a training reward curve (drawn in the same panel), if any."""
+    if key == "reward/mean":
+        return "eval/reward_mean"
+    if key.startswith("reward/task/") and key.endswith("/mean"):
+        return f"eval/task/{key[len('reward/task/'):-len('/mean')]}/reward_mean"
+    return None
+
+
+def curve_panels(records: list[dict[str, Any]], keys: tuple[str, ...] = ("reward/mean", "loss")
+                 ) -> list[tuple[str, list[str]]]:
+    """(title, metric keys drawn in it) per panel of the curves PNG: `keys`, then per-task rewards; the
+    periodic held-out scores (eval/reward_mean, eval/task/<task>/reward_mean) share the panel of their
+    training reward, or get one of their own when it has none."""
+    present = {k for r in records for k in r}
+    task_keys = sorted(k for k in present if k.startswith("reward/task/") and k.endswith("/mean"))
+    panels: list[tuple[str, list[str]]] = []
+    for key in list(keys) + task_keys:
+        ev = _eval_key(key)
+        panels.append((key, [key] + ([ev] if ev in present else [])))
+    drawn = {k for _, ks in panels for k in ks}
+    evals = sorted(k for k in present if k.startswith("eval/") and k.endswith("/reward_mean") and k not in drawn)
+    panels.extend((k, [k]) for k in evals)
+    return panels
+
+
 def plot_curves(run_dir: str | Path, out: str | Path | None = None,
                 keys: tuple[str, ...] = ("reward/mean", "loss")) -> Path:
-    """PNG with one panel per metric key (plus per-task reward curves when present); returns its path."""
+    """PNG with one panel per metric key (plus per-task reward curves when present), held-out scores drawn
+    next to the training reward they belong to; returns its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     records = read_metrics(run_dir)
-    task_keys = sorted({k for r in records for k in r if k.startswith("reward/task/") and k.endswith("/mean")})
-    panels = list(keys) + task_keys
+    panels = curve_panels(records, keys)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
-    for ax, key in zip(axes[0], panels):
-        pts = [(r["step"], r[key]) for r in records
-               if isinstance(r.get(key), (int, float)) and not math.isnan(r[key])]
-        if pts:
-            xs, ys = zip(*pts)
-            ax.plot(xs, ys, marker="o", markersize=3)
-        ax.set_title(key)
+    for ax, (title, lines) in zip(axes[0], panels):
+        for key in lines:
+            pts = [(r["step"], r[key]) for r in records
+                   if isinstance(r.get(key), (int, float)) and not math.isnan(r[key])]
+            held_out = key.startswith("eval/")
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="s" if held_out else "o", markersize=3, linestyle="--" if held_out else "-",
+                        label="held-out (greedy)" if held_out else "training")
+        if len(lines) > 1:
+            ax.legend(fontsize=7)
+        ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.tight_layout()

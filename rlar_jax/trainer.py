@@ -27,13 +27,14 @@ from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
 from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_optimizer, make_train_step,
                            token_logprobs_chunked)
+from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.rewards.base import RewardFn, check_rewards
 from rlar_jax.rewards.system import describe
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
-from rlar_jax.sharding import MeshConfig, gather, host_local, initialize_distributed, make_mesh, to_global
+from rlar_jax.sharding import BATCH_AXES, MeshConfig, gather, host_local, initialize_distributed, make_mesh, to_global
 
 log = logging.getLogger(__name__)
 
@@ -171,24 +172,30 @@ class Trainer:
         batch.timings["reward_wait"] = time.perf_counter() - t0
         return rewards, provenance
 
-    def evaluate(self, examples: Sequence[data_lib.Example], batch: int = 16) -> dict[str, float]:
-        """Mean reward (greedy by default) over `examples`, split across processes."""
-        n_proc, rank = jax.process_count(), jax.process_index()
-        per = math.ceil(len(examples) / n_proc)
-        mine = list(examples[rank * per:(rank + 1) * per])
-        scores: list[float] = []
-        for i in range(0, per, batch):
-            chunk = mine[i:i + batch]
-            chunk = chunk + [examples[0]] * (min(batch, per - i) - len(chunk))  # equal shapes on every process
-            _, texts, _ = self._rollout(chunk, self.eval_sampling, jax.random.key(0))
-            r, _ = self.eval_reward_fn.score(chunk, texts)
-            r = check_rewards(r, len(texts), "held-out metric")
-            scores.extend(r[: len(mine[i:i + batch])].tolist())
-        allr = gather(np.asarray(scores + [np.nan] * (per - len(scores)), np.float32))
-        allr = allr[~np.isnan(allr)] if allr.size else allr
-        return {"eval/reward_mean": float(allr.mean()) if allr.size else float("nan"),
-                "eval/accuracy": float((allr >= 0.999).mean()) if allr.size else float("nan"),
-                "eval/n": int(allr.size)}
+    def evaluate(self, examples: Sequence[data_lib.Example], batch: int = 16) -> HeldOutScores:
+        """Per-prompt held-out metric of `examples` (greedy by default), split across processes and gathered;
+        `.metrics()` gives the means overall and per task."""
+        shards = int(np.prod([self.mesh.shape[a] for a in BATCH_AXES if a in self.mesh.shape]))
+        multiple = shards // math.gcd(shards, jax.process_count())  # global rows must divide over the batch axes
+
+        def respond(chunk: list[data_lib.Example]) -> list[str]:
+            padded = chunk + [chunk[0]] * (-len(chunk) % multiple)
+            return self._rollout(padded, self.eval_sampling, jax.random.key(0))[1][:len(chunk)]
+
+        def score(chunk: list[data_lib.Example], texts: list[str]) -> np.ndarray:
+            def run() -> np.ndarray:
+                return check_rewards(self.eval_reward_fn.score(chunk, texts)[0], len(texts), "held-out metric")
+
+            # On the scoring thread when there is one: scoring calls never run concurrently.
+            return self._scorer.submit(run).result() if self._scorer is not None else run()
+
+        return score_prompts(examples, respond, score, batch)
+
+    def _slice_metrics(self, indices: list[int], full: HeldOutScores | None) -> dict[str, float | int]:
+        """eval/... metrics of the periodic slice: taken from `full` (scores of every held-out prompt under
+        the current params) when given, otherwise generated and scored now."""
+        scores = full.subset(indices) if full is not None else self.evaluate([self.eval_examples[i] for i in indices])
+        return scores.metrics()
 
     # ------------------------------------------------------------------------------------ one step
     def _train_batch(self, rollout: Rollout, rewards_local: np.ndarray) -> tuple[dict[str, jax.Array], jax.Array]:
@@ -230,6 +237,7 @@ class Trainer:
         _, params, rest = nnx.split(self.policy.model, nnx.Param, ...)
         opt_state = init_opt_state(self.tx, params)
         rng, start, position = jax.random.key(tc.seed), 0, 0
+        before: HeldOutScores | None = None  # per-prompt held-out scores of the starting params
         summary: dict[str, Any] = {"params": param_count(self.policy.model)}
         if ckpt is not None and tc.resume and ckpt.latest_step() is not None:
             state, meta = ckpt.restore(ckpt.latest_step(),
@@ -237,12 +245,21 @@ class Trainer:
             params, opt_state, rng = state["params"], state["opt_state"], state["rng"]
             start, position = meta["step"], meta["position"]
             summary.update(meta.get("summary", {}))
+            saved = meta.get("eval_before_scores")
+            before = HeldOutScores.from_json(saved) if saved else None
+            if before is not None and not before.matches(self.eval_examples):
+                log.warning("the held-out prompts changed since the checkpoint: no before/after gain table")
+                before = None
             logger.truncate_from(start)
             log.info("resumed from step %d (data position %d)", start, position)
         nnx.update(self.policy.model, params)
         if tc.eval_before and start == 0 and self.eval_examples:
-            summary["eval_before"] = self.evaluate(self.eval_examples)
+            before = self.evaluate(self.eval_examples)
+            summary["eval_before"] = before.metrics()
             log.info("eval before training: %s", summary["eval_before"])
+        # The periodic slice: scored every tc.eval_every steps, logged in that step's record.
+        periodic = eval_slice([e.task for e in self.eval_examples], tc.eval_every_size) \
+            if tc.eval_every and self.eval_examples else None
         bar = None
         if tc.progress and self.is_main:
             from tqdm import tqdm
@@ -252,6 +269,9 @@ class Trainer:
         # while this step's completions are scored on a host thread (one step off-policy).
         pending: _StepBatch | None = None
         for step in range(start, tc.steps):
+            eval_rec = {}
+            if periodic is not None and step % tc.eval_every == 0:  # params after `step` updates
+                eval_rec = self._slice_metrics(periodic, before if step == 0 else None)
             t_step = time.perf_counter()
             current = pending if pending is not None else self._begin_step(step, position, rng)
             pending = None
@@ -279,6 +299,7 @@ class Trainer:
             rec = step_metrics(step, m, rewards, tasks, lengths, G, provenance, timings, int(lengths.sum()))
             rec.update({f"rewards/{k}": v for k, v in describe(self.reward_fn).items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            rec.update(eval_rec)
             logger.log(rec)
             if bar is not None:
                 bar.update(1)
@@ -286,15 +307,26 @@ class Trainer:
             if ckpt is not None and ((step + 1) % tc.checkpoint_every == 0 or step + 1 == tc.steps):
                 ckpt.save(step + 1, {"params": params, "opt_state": opt_state, "rng": rng},
                           {"step": step + 1, "position": position,
-                           "summary": {k: v for k, v in summary.items() if k.startswith("eval_before")}})
+                           "summary": {k: v for k, v in summary.items() if k.startswith("eval_before")},
+                           "eval_before_scores": before.to_json() if before is not None else None})
         if bar is not None:
             bar.close()
+        after: HeldOutScores | None = None
         if tc.eval_after and self.eval_examples:
-            summary["eval_after"] = self.evaluate(self.eval_examples)
+            after = self.evaluate(self.eval_examples)
+            summary["eval_after"] = after.metrics()
             log.info("eval after training: %s", summary["eval_after"])
+        if periodic is not None and tc.steps % tc.eval_every == 0:  # the final params get a record of their own
+            logger.log({"step": tc.steps, **self._slice_metrics(periodic, after)})
+        if before is not None and after is not None:
+            summary["eval_gain"] = gain_report(before, after, seed=tc.seed)
         summary["steps"] = tc.steps
         if self.is_main:
             write_summary(self.run_dir, summary, cfg)
+            write_scores(self.run_dir, before, after)
+            if "eval_gain" in summary:
+                print(f"held-out score before and after training ({self.run_dir / 'summary.json'}):")
+                print(format_report(summary["eval_gain"]), flush=True)
             if tc.plot and logger.path.exists():
                 summary["plot"] = str(plot_curves(self.run_dir))
         logger.close()
@@ -337,8 +369,20 @@ def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, tasks: Seque
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any], cfg: ExperimentConfig) -> None:
-    """Write summary.json (eval before/after, final metrics) and the config next to it."""
+    """Write summary.json (eval before/after, the gain table, final metrics) and the config next to it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True))
+
+
+def write_scores(run_dir: Path, before: HeldOutScores | None, after: HeldOutScores | None) -> None:
+    """Write eval_scores.json: per held-out prompt its uid, task and score before / after (null = failed)."""
+    if before is None and after is None:
+        return
+    base = before if before is not None else after
+    out: dict[str, list] = {"uid": base.uids, "task": base.tasks}
+    for name, s in (("before", before), ("after", after)):
+        if s is not None:
+            out[name] = s.to_json()["score"]
+    (run_dir / "eval_scores.json").write_text(json.dumps(out, indent=1))
 

@@ -156,3 +156,91 @@ def test_dropping_dead_groups_keeps_the_update_exact(tmp_path):
             np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-7, err_msg=f"step {a['step']} {k}")
     assert max(m["grad_norm"] for m in off) > 1e-3
     assert calls_on == calls_off
+
+
+class _OddBytes:
+    """Reward = share of a completion's characters with an odd code point: differs between prompts."""
+
+    def score(self, examples, completions):
+        out = [sum(ord(ch) % 2 for ch in c) / len(c) if c else 0.0 for c in completions]
+        return np.asarray(out, np.float32), [{"plan_id": "odd"}] * len(completions)
+
+
+def _eval_run(run_dir, steps, capsys):
+    """A tiny in-process run with held-out evaluation on (4 prompts, slice of 2 every 2 steps); returns the
+    sizes of the evaluations it generated, its metrics rows, summary and printed output."""
+    from rlar_jax.config import load_config
+    from rlar_jax.trainer import Trainer
+
+    cfg = load_config(TINY, [f"trainer.run_dir={run_dir}", f"trainer.steps={steps}", "trainer.eval_every=2",
+                             "trainer.eval_every_size=2", "trainer.checkpoint_every=2", "trainer.tensorboard=false",
+                             "trainer.progress=false", "data.eval_size=4"])
+    trainer = Trainer(cfg, reward_fn=_OddBytes())
+    sizes = []
+    evaluate = trainer.evaluate
+    trainer.evaluate = lambda examples, *a, **k: sizes.append(len(examples)) or evaluate(examples, *a, **k)
+    try:
+        summary = trainer.run()
+    finally:
+        trainer.close()
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((run_dir / "summary.json").read_text()) == {k: v for k, v in summary.items() if k != "plot"}
+    return sizes, rows, summary, capsys.readouterr().out
+
+
+def test_periodic_held_out_eval_and_the_gain_table_survive_a_resume(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    sizes, rows, summary, out = _eval_run(run_dir, 4, capsys)
+    # before (all 4), the slice at step 2, after (all 4): step 0 and the final step reuse before / after
+    assert sizes == [4, 2, 4]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]
+    keys = {"eval/reward_mean", "eval/accuracy", "eval/n", "eval/failed", "eval/task/math/reward_mean",
+            "eval/task/math/accuracy", "eval/task/math/n", "eval/task/math/failed"}
+    evals = {r["step"]: {k: v for k, v in r.items() if k.startswith("eval/")} for r in rows}
+    assert {s for s, e in evals.items() if e} == {0, 2, 4}
+    assert all(set(evals[s]) == keys for s in (0, 2, 4))
+    assert all(np.isfinite(v) for s in (0, 2, 4) for v in evals[s].values())
+    assert evals[0]["eval/n"] == evals[2]["eval/task/math/n"] == 2 and evals[4]["eval/failed"] == 0
+    assert set(rows[-1]) == {"step"} | keys  # the final params' record holds the held-out scores only
+    assert "loss" in rows[2] and "reward/mean" in rows[2]
+    scores = json.loads((run_dir / "eval_scores.json").read_text())
+    assert len(scores["uid"]) == 4 and scores["task"] == ["math"] * 4
+    assert all(0 <= s <= 1 for s in scores["before"] + scores["after"])
+    assert len(set(scores["before"] + scores["after"])) > 1
+    assert evals[0]["eval/reward_mean"] == pytest.approx(np.mean(scores["before"][:2]))
+    assert evals[4]["eval/reward_mean"] == pytest.approx(np.mean(scores["after"][:2]))
+    assert summary["eval_before"]["eval/reward_mean"] == pytest.approx(np.mean(scores["before"]))
+    assert summary["eval_after"]["eval/n"] == 4
+    gain = summary["eval_gain"]
+    assert (gain["confidence"], gain["resamples"]) == (0.95, 10000) and list(gain["rows"]) == ["math", "overall"]
+    overall = gain["rows"]["overall"]
+    assert overall["n"] == 4 and overall["before"] == pytest.approx(np.mean(scores["before"]))
+    assert overall["gain"] == pytest.approx(np.mean(scores["after"]) - np.mean(scores["before"]))
+    assert overall["ci_low"] <= overall["gain"] <= overall["ci_high"]
+    assert "held-out score before and after training" in out
+    assert out.splitlines()[1].split() == ["task", "n", "before", "after", "gain", "rel.gain", "ci_low", "ci_high"]
+    assert any(line.split()[:2] == ["overall", "4"] for line in out.splitlines())
+    assert (run_dir / "curves.png").stat().st_size > 0
+
+    # Resume to 6 steps: the before scores come from the checkpoint, so the gain table is still there.
+    sizes, rows, resumed, _ = _eval_run(run_dir, 6, capsys)
+    assert sizes == [2, 4]  # the slice at step 4 (params after 4 updates), then after
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4, 5, 6]
+    assert {r["step"] for r in rows if "eval/n" in r} == {0, 2, 4, 6}
+    assert resumed["eval_before"] == summary["eval_before"]
+    assert json.loads((run_dir / "eval_scores.json").read_text())["before"] == scores["before"]
+    assert resumed["eval_gain"]["rows"]["overall"]["before"] == overall["before"]
+
+
+def test_curves_draw_held_out_scores_next_to_the_training_reward():
+    from rlar_jax.metrics import curve_panels
+
+    records = [{"step": 0, "reward/mean": 0.1, "loss": 0.0, "reward/task/math/mean": 0.1,
+                "eval/reward_mean": 0.2, "eval/task/math/reward_mean": 0.2, "eval/task/code/reward_mean": 0.3},
+               {"step": 1, "reward/mean": 0.2, "loss": 0.1, "reward/task/math/mean": 0.2}]
+    assert curve_panels(records) == [
+        ("reward/mean", ["reward/mean", "eval/reward_mean"]), ("loss", ["loss"]),
+        ("reward/task/math/mean", ["reward/task/math/mean", "eval/task/math/reward_mean"]),
+        ("eval/task/code/reward_mean", ["eval/task/code/reward_mean"])]
+    assert curve_panels(records[1:]) == [("reward/mean", ["reward/mean"]), ("loss", ["loss"]),
+                                         ("reward/task/math/mean", ["reward/task/math/mean"])]
