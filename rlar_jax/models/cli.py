@@ -1,4 +1,4 @@
-"""`rlar-jax models {list,pull,export}`: the model cache and checkpoint conversion."""
+"""`rlar-jax models {list,pull,export}`: the model cache and checkpoint conversion (models and training runs)."""
 
 from __future__ import annotations
 
@@ -34,9 +34,17 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from rlar_jax.models.export_run import export_run, is_run_path
+
+    if is_run_path(args.model):
+        out, step = export_run(args.model, args.out, config=args.config, overrides=args.overrides, dtype=args.dtype)
+        print(f"{args.model} (step {step}) -> {out}")
+        return 0
+    if args.config or args.overrides:
+        raise SystemExit(f"models export: --config and overrides apply to run directories; {args.model!r} is not one")
     from rlar_jax.models import export_hf, load_model
 
-    loaded = load_model(args.model, dtype=args.dtype)
+    loaded = load_model(args.model, dtype=args.dtype or "float32")
     out = export_hf(loaded.model, loaded.config, loaded.tokenizer, args.out)
     print(f"{args.model} -> {out}")
     return 0
@@ -57,8 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pull.add_argument("--force", action="store_true", help="copy/download again even when cached")
     pull.set_defaults(func=_pull)
 
-    ex = sub.add_parser("export", help="write a model (name or path) as an HF safetensors directory")
-    ex.add_argument("model", help="known name, GGUF file or checkpoint directory")
+    ex = sub.add_parser("export", help="write a model or a training run's policy as an HF safetensors directory",
+                        description="MODEL is a known name, GGUF file or HF checkpoint directory, or a training "
+                                    "run: its run directory (latest checkpoint), its checkpoints/ folder or one "
+                                    "step's folder (checkpoints/<step>). The output loads with transformers' "
+                                    "AutoModelForCausalLM / AutoTokenizer as it is.")
+    ex.add_argument("model", metavar="MODEL_OR_RUN", help="known name, GGUF file, checkpoint directory or run directory")
     ex.add_argument("out", help="output directory")
-    ex.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ex.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
+                    help="parameter dtype written (default: the run's model.dtype, float32 for models)")
+    ex.add_argument("--config", default=None,
+                    help="runs: the experiment YAML it was trained with (default: the run's config.json)")
+    ex.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="runs with --config: its dotted overrides")
     ex.set_defaults(func=_export)
