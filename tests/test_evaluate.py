@@ -67,8 +67,32 @@ def test_eval_of_a_trained_checkpoint(tmp_path, capsys, monkeypatch):
     assert d["reward_model"] == "minilm-embed-sim"
     assert 0.0 <= d["rm_score"] <= 1.0 and 0.0 <= d["baseline_rm_score"] <= 1.0 and 0.0 <= d["win_rate"] <= 1.0
     table = (run_dir / "eval.txt").read_text()
-    for word in ("math", "accuracy", "pass@1", "chrf", "bleu", "win_rate"):
+    for word in ("math", "accuracy", "pass@1", "chrf", "bleu", "win_rate", "ci_low", "overall", "macro"):
         assert word in table and word in out
+
+    # Both policies scored on the same prompts: per-prompt primary scores, before/after table with CIs.
+    assert {t: r["method"] for t, r in tasks.items()} == {
+        "math": "verifier", "code": "verifier", "translation": "verifier", "dialogue": "reward_model"}
+    scores = result["scores"]
+    assert scores["task"] == ["math"] * 2 + ["code"] * 2 + ["translation"] * 2 + ["dialogue"] * 2
+    assert len(scores["before"]) == len(scores["after"]) == len(scores["uid"]) == 8
+    rows = result["gain"]["rows"]
+    assert set(rows) == {"math", "code", "translation", "dialogue", "overall", "macro"}
+    assert (result["gain"]["confidence"], result["gain"]["resamples"]) == (0.95, 10000)
+    for i, task in enumerate(["math", "code", "translation", "dialogue"]):
+        r, pair = rows[task], slice(2 * i, 2 * i + 2)
+        assert r["n"] == 2 and r["after"] == pytest.approx(tasks[task]["score"])
+        assert r["before"] == pytest.approx(tasks[task]["baseline"]["score"])
+        assert r["before"] == pytest.approx(np.mean(scores["before"][pair]))
+        assert r["gain"] == pytest.approx(r["after"] - r["before"])
+        assert r["ci_low"] - 1e-12 <= r["gain"] <= r["ci_high"] + 1e-12
+    assert rows["math"]["after"] == tasks["math"]["accuracy"] and rows["code"]["after"] == tasks["code"]["pass@1"]
+    assert rows["translation"]["after"] * 100 == pytest.approx(tasks["translation"]["chrf"])
+    assert rows["dialogue"]["after"] == pytest.approx(d["rm_score"])
+    assert rows["dialogue"]["before"] == pytest.approx(d["baseline_rm_score"])
+    assert rows["overall"]["n"] == 8 and rows["overall"]["after"] == pytest.approx(np.mean(scores["after"]))
+    assert rows["macro"]["after"] == pytest.approx(np.mean([tasks[t]["score"] for t in tasks]))
+    assert result["overall"]["overall"] == {"n": 8, "score": pytest.approx(rows["overall"]["after"])}
 
 
 def test_verified_metrics_on_gold_and_wrong_answers():
@@ -110,3 +134,21 @@ def test_eval_needs_held_out_examples(tmp_path):
     cfg = load_config(TINY, [f"trainer.run_dir={tmp_path}", "data.eval_size=0"])
     with pytest.raises(ValueError, match="no held-out examples"):
         evaluate(cfg)
+
+
+def test_instruction_metrics_check_the_ground_truth_constraints():
+    """Share of constraints met per prompt (the primary score) and prompt-level accuracy (all met)."""
+    from rlar_jax.data import Example, chat
+    from rlar_jax.evaluate import has_constraints, verified_scores
+    from rlar_jax.sandbox import Sandbox
+
+    truth = {"lowercase": True, "max_words": 5}
+    exs = [Example(chat("Describe the sea. Use lowercase letters only, at most five words."), "", "instruction",
+                   {"constraints": dict(truth)}, uid=f"i:{i}") for i in range(4)]
+    assert has_constraints(exs) and not has_constraints([Example(chat("hi"), "", "instruction")])
+    responses = ["the sea is blue", "The sea is blue", "The sea is very deep and blue", "calm, grey sea"]
+    with Sandbox() as sb:
+        primary, metrics = verified_scores("instruction", sb, exs, responses)
+    # all met; an uppercase letter; an uppercase letter and too long; all met
+    np.testing.assert_allclose(primary, [1.0, 0.5, 0.0, 1.0])
+    assert metrics == {"constraint_fraction": pytest.approx(0.625), "prompt_accuracy": 0.5, "failed": 0}
