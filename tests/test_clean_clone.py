@@ -71,7 +71,8 @@ def test_tiny_config_trains_from_a_clean_clone(clone, tmp_path):
 def test_default_config_one_short_step_from_a_clean_clone(clone, tmp_path):
     run = tmp_path / "default"
     _run(clone, tmp_path, "default", "train", "--config", "configs/default.yaml", f"trainer.run_dir={run}",
-         "trainer.steps=1", "trainer.prompts_per_step=2", "trainer.micro_batch_size=0", "data.eval_size=2",
+         "trainer.steps=1", "optim.warmup_steps=0", "trainer.prompts_per_step=2", "trainer.micro_batch_size=0",
+         "data.eval_size=2",
          "sampling.max_new_tokens=8", "trainer.checkpoint_every=1", "trainer.plot=false")
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0]
