@@ -9,7 +9,11 @@ from typing import Any
 
 
 class MetricsLogger:
-    """Appends one JSON object per step to `<run_dir>/metrics.jsonl` and mirrors scalars to TensorBoard."""
+    """Appends one JSON object per step to `<run_dir>/metrics.jsonl` and mirrors scalars to TensorBoard.
+
+    With trainer.eval_every, held-out `eval/...` keys join the record of the steps they were scored at,
+    and a record holding only them, with step = trainer.steps, follows the last step.
+    """
 
     def __init__(self, run_dir: str | Path, *, tensorboard: bool = True, enabled: bool = True):
         self.run_dir = Path(run_dir)
