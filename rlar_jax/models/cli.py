@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                     "run: its run directory (latest checkpoint), its checkpoints/ folder or one "
                                     "step's folder (checkpoints/<step>). The output loads with transformers' "
                                     "AutoModelForCausalLM / AutoTokenizer as it is.")
-    ex.add_argument("model", metavar="MODEL_OR_RUN", help="known name, GGUF file, checkpoint directory or run directory")
+    ex.add_argument("model", metavar="MODEL_OR_RUN",
+                    help="known name, GGUF file, checkpoint directory or run directory")
     ex.add_argument("out", help="output directory")
     ex.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
                     help="parameter dtype written (default: the run's model.dtype, float32 for models)")

@@ -67,7 +67,7 @@ def load_gguf(path: str | Path, *, head: str = "causal_lm", dtype: str = "float3
         raise ValueError(f"{path}: a GGUF file holds a language model; head must be 'causal_lm', got {head!r}")
     reader = gguf.GGUFReader(path)
     cfg = config_from_gguf(reader, str(path), dtype=dtype, param_dtype=dtype)
-    tokenizer = Tokenizer.from_gguf(path)
+    tokenizer = Tokenizer.from_gguf(path, reader)
     model = build_model(cfg, head, GGUFSource(path, cfg, reader), mesh, rules)
     return LoadedModel(model, cfg, tokenizer, path)
 

@@ -145,15 +145,29 @@ class Tokenizer:
         return cls(backend, chat_template=template, bos_id=bos, eos_ids=eos, pad_id=pad, unk_id=tid("unk_token"))
 
     @classmethod
-    def from_gguf(cls, path: str | Path) -> "Tokenizer":
-        """Rebuild the tokenizer a GGUF file describes (`tokenizer.ggml.*`, `tokenizer.chat_template`)."""
+    def from_gguf(cls, path: str | Path, reader: Any = None) -> "Tokenizer":
+        """Rebuild the tokenizer a GGUF file describes (`tokenizer.ggml.*`, `tokenizer.chat_template`).
+
+        The metadata is read with the `gguf` package (`reader`: an open `gguf.GGUFReader` of the file, to
+        parse it once) and converted by transformers' GGUF tokenizer builders, so torch is not needed.
+        """
+        import gguf
         from transformers.integrations.gguf.gguf_tokenizer_mapping import (
-            convert_gguf_tokenizer, get_gguf_tokenizer)
+            GGUF_TOKENIZER_MAPPING, convert_gguf_tokenizer)
 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
-        architecture, tok_dict, tok_config = get_gguf_tokenizer(str(path))
+        reader = reader if reader is not None else gguf.GGUFReader(path)
+        meta = {k: f.contents() for k, f in reader.fields.items()
+                if k.startswith("tokenizer.") or k == "general.architecture"}
+        if "general.architecture" not in meta:
+            raise ValueError(f"{path} has no general.architecture in its metadata")
+        architecture = meta["general.architecture"]
+        tok_dict, tok_config = (
+            {name: meta[f"tokenizer.{key}"] for key, name in GGUF_TOKENIZER_MAPPING[group].items()
+             if f"tokenizer.{key}" in meta}
+            for group in ("tokenizer", "tokenizer_config"))
         backend, _ = convert_gguf_tokenizer(architecture, tok_dict)
         return cls(backend, chat_template=tok_config.get("chat_template"), bos_id=tok_dict.get("bos_token_id"),
                    eos_ids=_ids(tok_dict.get("eos_token_id")), pad_id=tok_dict.get("pad_token_id"),

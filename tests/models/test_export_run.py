@@ -73,7 +73,8 @@ def test_exported_run_matches_the_restored_checkpoint(run_dir, tmp_path, capsys)
     out = tmp_path / "hf"
     assert cli.main(["models", "export", str(run_dir), str(out)]) == 0
     assert "(step 2)" in capsys.readouterr().out
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= names
     ours, tokenizer = _ours(run_dir, run_dir)
     theirs = _hf(out)
     assert np.abs(ours - theirs).max() < 1e-4
