@@ -73,8 +73,9 @@ class TaskSource:
     # Row format: gsm8k (question/answer), math (problem/answer), mbpp (text/code/test_list),
     # humaneval (prompt/test/entry_point), wmt (line-aligned source + reference text files, or rows with a
     # `translation` object), hh (HH-RLHF chosen/rejected dialogues), llmbar (input/output_1/output_2/label),
+    # constraints (prompt + its ground-truth format constraints, see rlar_jax/datasets/constraints.py),
     # jsonl (any JSONL; see `fields`).
-    kind: Literal["gsm8k", "math", "mbpp", "humaneval", "wmt", "hh", "llmbar", "jsonl"] = "gsm8k"
+    kind: Literal["gsm8k", "math", "mbpp", "humaneval", "wmt", "hh", "llmbar", "constraints", "jsonl"] = "gsm8k"
     name: str | None = None  # task tag of its examples (per-task metrics, reward routing); default: the kind
     path: str | None = None  # one source holding both splits (see the class docstring)
     train_path: str | None = None  # the training split (overrides `path` for training)
@@ -191,8 +192,10 @@ class AgentSection:
 class RewardsSection:
     """Which reward system scores completions."""
 
-    system: Literal["rlar", "gsm8k", "custom"] = "rlar"  # rlar: planner/agent + sandboxed verifiers;
-    # gsm8k: the sandboxed math_answer verifier alone; custom: `custom` below
+    system: Literal["rlar", "gsm8k", "static", "custom"] = "rlar"  # rlar: planner/agent + sandboxed verifiers;
+    # gsm8k: the sandboxed math_answer verifier alone; static: one reward model (`static_model`) for every
+    # task, the single-reward-model baseline; custom: `custom` below
+    static_model: str = "minilm-embed-sim"  # catalog id used by system static
     custom: str | None = None  # "module:attr" of trusted user code: a RewardFn or a zero-argument factory
     library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite
     processes: int = 1  # sandbox worker processes (spawned) scoring verifiers in parallel

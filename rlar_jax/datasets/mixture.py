@@ -76,6 +76,10 @@ def load_source(src: "TaskSource", path: str, *, mbpp_split: str | None = None, 
         return load_hh(path, config=src.hf_config, **common)
     if kind == "llmbar":
         return load_llmbar(path, config=src.hf_config, **common)
+    if kind == "constraints":
+        from rlar_jax.datasets.constraints import load_constraints
+
+        return load_constraints(path, **common)
     if kind == "jsonl":
         return load_jsonl(path, src.fields, instruction=_instruction(src, None), config=src.hf_config, **common)
     raise ValueError(f"task {src.task!r}: unknown kind {kind!r}")

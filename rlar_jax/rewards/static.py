@@ -11,6 +11,7 @@ from rlar_jax.data import Example
 from rlar_jax.rewards.base import RewardFn
 from rlar_jax.rewards.engine import ScoringEngine
 from rlar_jax.rewards.plan import Component, RewardPlan
+from rlar_jax.rewards.signature import analyse_query
 
 FAMILIES = ("math", "code", "translation", "dialogue", "instruction", "other")
 # The fixed, single-verifier reward of `rewards.system: gsm8k` (no planner, no agent).
@@ -30,6 +31,20 @@ def static_plans(verifiers: dict[str, str]):
         return [plans[e.task] for e in examples]
 
     return plan_for
+
+
+def single_model_engine(model_id: str, backend, verifier_source) -> ScoringEngine:
+    """Every example scored by the one catalog reward model `model_id` (the static-reward baseline)."""
+    from rlar_jax.rewards.catalog import Catalog
+    from rlar_jax.rewards.system import RewardModels
+
+    catalog = Catalog()
+    if not catalog.knows(model_id):
+        raise ValueError(f"rewards.static_model: {model_id!r} is not in the reward-model catalog; known: "
+                         f"{[e.id for e in catalog.entries()]}")
+    plan = RewardPlan(f"static:{model_id}", "other", (Component("reward_model", model_id, 1.0),),
+                      rationale="one reward model for every task")
+    return ScoringEngine(backend, lambda examples: [plan] * len(examples), verifier_source, RewardModels(catalog))
 
 
 def load_custom(spec: str | None) -> RewardFn:
@@ -62,6 +77,8 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
 
     if cfg.system == "gsm8k":
         return ScoringEngine(backend, static_plans(STATIC_VERIFIERS), source)
+    if cfg.system == "static":
+        return single_model_engine(cfg.static_model, backend, source)
     from rlar_jax.rewards.system import build_rlar_engine
 
     return build_rlar_engine(cfg, run_dir, backend)
@@ -76,8 +93,9 @@ EVAL_VERIFIERS = {"math": "math_answer", "code": "code_tests", "translation": "t
 
 
 def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
-    """The training reward system with each plan replaced by its family's fixed verifier, where one
-    exists (other families keep the training plan); non-engine reward functions are used as they are."""
+    """The held-out metric: each example's family (read from the example) scored by that family's fixed
+    verifier, where one exists (other families keep the training plan); non-engine reward functions are
+    used as they are."""
     if not isinstance(train_fn, ScoringEngine):
         return train_fn
     fixed = {fam: RewardPlan(f"eval:{fam}", fam, (Component("verifier", vid, 1.0),), rationale="held-out metric",
@@ -85,6 +103,14 @@ def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
              for fam, vid in EVAL_VERIFIERS.items()}
 
     def plan_for(examples: Sequence[Example]) -> list[RewardPlan]:
-        return [fixed.get(p.task_family, p) for p in train_fn.plan_for(examples)]
+        # The family comes from the example itself, not from the training plan, so the metric is the same
+        # whichever reward system trained the policy.
+        plans: list[RewardPlan | None] = [fixed.get(analyse_query(e.query, e.task, e.meta, e.reference).family)
+                                          for e in examples]
+        rest = [i for i, p in enumerate(plans) if p is None]
+        if rest:
+            for i, p in zip(rest, train_fn.plan_for([examples[i] for i in rest])):
+                plans[i] = p
+        return plans  # type: ignore[return-value]
 
     return ScoringEngine(train_fn.backend, plan_for, train_fn.verifier_source, train_fn.reward_model)
