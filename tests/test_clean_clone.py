@@ -69,11 +69,16 @@ def test_tiny_config_trains_from_a_clean_clone(clone, tmp_path):
 
 
 def test_default_config_one_short_step_from_a_clean_clone(clone, tmp_path):
+    import yaml
+
     run = tmp_path / "default"
-    _run(clone, tmp_path, "default", "train", "--config", "configs/default.yaml", f"trainer.run_dir={run}",
-         "trainer.steps=1", "optim.warmup_steps=0", "trainer.prompts_per_step=2", "trainer.micro_batch_size=0",
-         "data.eval_size=2",
-         "sampling.max_new_tokens=8", "trainer.checkpoint_every=1", "trainer.plot=false")
+    short = [f"trainer.run_dir={run}", "trainer.steps=1", "optim.warmup_steps=0", "trainer.prompts_per_step=2",
+             "trainer.micro_batch_size=0", "trainer.eval_every=0", "sampling.group_size=4",
+             "sampling.max_new_tokens=8", "trainer.checkpoint_every=1", "trainer.plot=false", "data.eval_size=2"]
+    tasks = (yaml.safe_load((clone / "configs" / "default.yaml").read_text()).get("data") or {}).get("tasks")
+    if tasks:  # the same data sources, each with a tiny held-out slice
+        short.append("data.tasks=" + json.dumps([{**t, "eval_size": 2} for t in tasks]))
+    _run(clone, tmp_path, "default", "train", "--config", "configs/default.yaml", *short)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0]
     assert (run / "checkpoints" / "1").is_dir()
