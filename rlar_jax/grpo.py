@@ -399,19 +399,14 @@ def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,
     """
     compiled: dict[Any, Callable] = {}
 
-    def build(p_sh, o_sh) -> Callable:
-        def pin(tree, sh):
-            leaves, treedef = jax.tree.flatten(tree)
-            leaves = [x if s is None else jax.lax.with_sharding_constraint(x, s) for x, s in zip(leaves, sh)]
-            return jax.tree.unflatten(treedef, leaves)
-
+    def build(p_sh, o_sh, p_def, o_def) -> Callable:
         def step(params, rest, opt_state, batch, denom_offset):
-            params, opt_state, metrics = train_step(
-                graphdef, params, rest, opt_state, batch, cfg=cfg, tx=tx,
-                logprob_fn=logprob_fn, num_microbatches=num_microbatches, denom_offset=denom_offset)
-            return pin(params, p_sh), pin(opt_state, o_sh), metrics
+            return train_step(graphdef, params, rest, opt_state, batch, cfg=cfg, tx=tx, logprob_fn=logprob_fn,
+                              num_microbatches=num_microbatches, denom_offset=denom_offset)
 
-        return jax.jit(step, donate_argnums=(0, 2))
+        # The new params/opt_state come back with exactly the old ones' shardings (None: compiler's choice).
+        out = (jax.tree.unflatten(p_def, list(p_sh)), jax.tree.unflatten(o_def, list(o_sh)), None)
+        return jax.jit(step, donate_argnums=(0, 2), out_shardings=out)
 
     def shardings(tree) -> tuple:
         # Only multi-device layouts are pinned; single-device leaves (e.g. step counters) follow along.
@@ -421,7 +416,7 @@ def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,
     def run(params, rest, opt_state, batch, denom_offset: float = 0.0):
         key = (shardings(params), shardings(opt_state))
         if key not in compiled:
-            compiled[key] = build(*key)
+            compiled[key] = build(*key, jax.tree.structure(params), jax.tree.structure(opt_state))
         return compiled[key](params, rest, opt_state, batch, jnp.asarray(denom_offset, jnp.float32))
 
     run.compiled = compiled  # sharding layout -> jitted step, for inspection

@@ -111,7 +111,9 @@ def test_grpo_learns_to_start_completions_with_a_letter(tmp_path, record_propert
     print(f"\nGRPO first-letter run: {STEPS} steps x {PROMPTS_PER_STEP * GROUP_SIZE} completions, "
           f"wall {wall:.1f} s, CPU {cpu:.1f} s (model build, compilation, training, held-out evaluation)")
     print("reward/mean per step:", " ".join(f"{r:.3f}" for r in curve))
-    print(f"train-step compilations: {sum(len(fn.compiled) for fn in trainer._step_fns.values())}")
+    compilations = sum(len(fn.compiled) for fn in trainer._step_fns.values())
+    print(f"train-step compilations: {compilations}")
+    assert compilations == 1  # params come back in the layout they went in: no second compile at step 1
     print(f"held-out greedy: before {summary['eval_before']['eval/accuracy']:.2f}, "
           f"after {held_out_rate:.2f} start with {LETTER!r}, e.g. {greedy[:4]}")
     record_property("wall_s", round(wall, 1))
