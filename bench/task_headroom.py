@@ -101,10 +101,11 @@ def main() -> None:
               f"{r['greedy_eval']:>7.3f} {r['n_eval']:>6} {r['sample_s'] + r['eval_s']:>6.0f}")
     best = max(rows, key=lambda r: r["signal_groups"])
     base = next((r for r in rows if r["task"] == "gsm8k"), None)
-    peer = base["signal_groups"] if base else float("nan")
-    print(json.dumps({"bench": "task_headroom", "ours": round(best["signal_groups"], 3), "peer": round(peer, 3),
+    peer = base["signal_groups"] if base else None  # None: GSM8K was not among --tasks
+    print(json.dumps({"bench": "task_headroom", "ours": round(best["signal_groups"], 3),
+                      "peer": None if peer is None else round(peer, 3),
                       "unit": f"share of groups with signal ({best['task']} vs gsm8k)",
-                      "ratio": round(best["signal_groups"] / peer, 3) if peer and peer == peer else None}))
+                      "ratio": round(best["signal_groups"] / peer, 3) if peer else None}))
 
 
 if __name__ == "__main__":

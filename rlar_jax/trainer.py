@@ -172,7 +172,7 @@ class Trainer:
         batch.timings["reward_wait"] = time.perf_counter() - t0
         return rewards, provenance
 
-    def evaluate(self, examples: Sequence[data_lib.Example], batch: int = 16) -> HeldOutScores:
+    def evaluate(self, examples: Sequence[data_lib.Example], batch: int | None = None) -> HeldOutScores:
         """Per-prompt held-out metric of `examples` (greedy by default), split across processes and gathered;
         `.metrics()` gives the means overall and per task."""
         shards = int(np.prod([self.mesh.shape[a] for a in BATCH_AXES if a in self.mesh.shape]))
@@ -189,7 +189,7 @@ class Trainer:
             # On the scoring thread when there is one: scoring calls never run concurrently.
             return self._scorer.submit(run).result() if self._scorer is not None else run()
 
-        return score_prompts(examples, respond, score, batch)
+        return score_prompts(examples, respond, score, batch or self.cfg.trainer.eval_batch_size)
 
     def _slice_metrics(self, indices: list[int], full: HeldOutScores | None) -> dict[str, float | int]:
         """eval/... metrics of the periodic slice: taken from `full` (scores of every held-out prompt under
