@@ -8,6 +8,7 @@ dotted key and the expected type.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -287,8 +288,20 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+# A number written in decimal or scientific notation: YAML 1.1 reads `1e-6` (no dot) and `1E3` as strings.
+_FLOAT_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _float_text(value: Any) -> float | None:
+    """`value` as a float when it is a str spelling a number (`1e-6`, `-2.5E+3`; not nan/inf), else None."""
+    if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
 def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Check `value` against the annotation `tp` (ints are accepted where floats are expected)."""
+    """Check `value` against the annotation `tp` (ints, and strings spelling a number such as YAML's
+    `1e-6`, are accepted where floats are expected)."""
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
@@ -297,8 +310,11 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             return value
         raise ConfigError(f"{key}: expected one of {_type_name(tp)}, got {value!r}")
     if isinstance(tp, types.UnionType) or origin is typing.Union:
+        args = typing.get_args(tp)
+        if float in args and str not in args and _float_text(value) is not None:
+            return _float_text(value)
         errors = []
-        for arg in typing.get_args(tp):
+        for arg in args:
             try:
                 return _convert(value, arg, key)
             except ConfigError as e:
@@ -324,6 +340,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return tuple(items) if origin is tuple else items
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and _float_text(value) is not None:
+        return _float_text(value)
     if tp in (int, float) and isinstance(value, bool):
         raise ConfigError(f"{key}: expected {tp.__name__}, got bool {value!r}")
     if isinstance(tp, type) and isinstance(value, tp):
@@ -367,6 +385,19 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
 
 
+def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
+    """`path:line: message` for a YAML parse error (the line 1-based; yaml's marks count from 0)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    message = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context:
+        started = f" started on line {context_mark.line + 1}" if context_mark is not None and mark is not None \
+            and context_mark.line != mark.line else ""
+        message = f"{message} ({context}{started})"
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    return f"{where}: invalid YAML: {message}"
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Read a YAML experiment file (or start from defaults), apply dotted overrides, validate."""
     data: dict[str, Any] = {}
@@ -374,12 +405,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text())
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(_yaml_error(path, e)) from e
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
         data = loaded or {}
     for o in overrides:
-        apply_override(data, o)
+        try:
+            apply_override(data, o)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {o!r}: invalid YAML value: {getattr(e, 'problem', None) or e}") from e
     cfg = build(ExperimentConfig, data)
     resolve_data_paths(cfg.data, Path(path).resolve().parent if path is not None else None)
     return cfg

@@ -1,5 +1,6 @@
 """Config schema: YAML, dotted overrides, named errors."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,50 @@ def test_missing_file():
 def test_shipped_configs_parse(name):
     cfg = load_config(ROOT / "configs" / name)
     assert cfg.trainer.steps > 0 and cfg.sampling.group_size >= 2
+
+
+# YAML 1.1 reads scientific notation without a dot (1e-6, 5E3) as a string; float keys accept it.
+@pytest.mark.parametrize("text, value", [("1e-6", 1e-6), ("5E3", 5000.0), ("-2.5e+2", -250.0), ("+3e0", 3.0),
+                                         (".5e-1", 0.05), ("2.", 2.0)])
+def test_scientific_notation_where_a_float_is_expected(tmp_path, text, value):
+    p = tmp_path / "c.yaml"
+    p.write_text(f"optim:\n  learning_rate: {text}\nloss:\n  dual_clip: {text}\n")
+    cfg = load_config(p)
+    assert cfg.optim.learning_rate == pytest.approx(value) and isinstance(cfg.optim.learning_rate, float)
+    assert cfg.loss.dual_clip == pytest.approx(value) and isinstance(cfg.loss.dual_clip, float)  # float | None
+    cfg = load_config(None, [f"optim.learning_rate={text}", f"loss.dual_clip={text}",
+                             f"rewards.agent.timeout_s={text}"])
+    assert cfg.optim.learning_rate == pytest.approx(value) and isinstance(cfg.optim.learning_rate, float)
+    assert cfg.loss.dual_clip == pytest.approx(value) and cfg.rewards.agent.timeout_s == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "Infinity", "1e-x", "1e", "e5", "0x10", "1_000", "", "one"])
+def test_strings_that_are_not_decimal_numbers_stay_errors(text):
+    with pytest.raises(ConfigError, match="optim.learning_rate: expected float, got str"):
+        load_config(None, [f"optim.learning_rate='{text}'"])
+    with pytest.raises(ConfigError, match=r"loss.dual_clip: expected float \| null, got str"):
+        load_config(None, [f"loss.dual_clip='{text}'"])
+
+
+def test_number_strings_stay_strings_for_str_and_int_keys():
+    cfg = load_config(None, ["trainer.run_dir=1e-6", "model.name='1e3'"])
+    assert cfg.trainer.run_dir == "1e-6" and cfg.model.name == "1e3"
+    with pytest.raises(ConfigError, match="trainer.steps: expected int, got str '1e3'"):
+        load_config(None, ["trainer.steps=1e3"])
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("trainer:\n  steps: 3\noptim:\n  learning_rate: [1, 2\nloss:\n  beta: 0\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}:5: invalid YAML: ")  # yaml counts lines from 0
+    assert "flow sequence started on line 4" in str(e.value)
+    p.write_text("trainer:\n  steps: 3\n  seed: a: b\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}:3: invalid YAML: mapping values are not allowed here$"):
+        load_config(p)
+
+
+def test_override_with_bad_yaml_value_names_the_override():
+    with pytest.raises(ConfigError, match=r"^override 'sampling.prompt_buckets=\[64,': invalid YAML value"):
+        load_config(None, ["sampling.prompt_buckets=[64,"])

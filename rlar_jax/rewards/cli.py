@@ -49,6 +49,8 @@ def _plan(args: argparse.Namespace) -> int:
     from rlar_jax.rewards.library import Library
     from rlar_jax.rewards.planner import OfflinePlanner
 
+    if not args.query.strip():
+        raise ValueError("--query: the query is empty; pass the training query text to plan a reward for")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         meta = json.loads(args.meta) if args.meta else {}

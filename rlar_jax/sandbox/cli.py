@@ -4,33 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
 
+# Limits field -> the flag that sets it.
+_LIMIT_FLAGS = {"fuel": "--fuel", "deadline_s": "--deadline", "memory_bytes": "--memory-mb"}
+
+
 def _limits(args: argparse.Namespace):
+    """Limits from --fuel/--deadline/--memory-mb (the defaults where not given); a bad value names its flag."""
     from rlar_jax.sandbox.limits import Limits
 
-    base = Limits()
-    return Limits(fuel=args.fuel or base.fuel, deadline_s=args.deadline or base.deadline_s,
-                  memory_bytes=(args.memory_mb << 20) if args.memory_mb else base.memory_bytes)
+    given = {"fuel": args.fuel, "deadline_s": args.deadline, "memory_bytes": args.memory_mb}
+    values = {field: getattr(Limits, field) if value is None else value << 20 if field == "memory_bytes" else value
+              for field, value in given.items()}
+    try:
+        return Limits(**values)
+    except ValueError as e:
+        for field, flag in _LIMIT_FLAGS.items():
+            prefix = f"Limits.{field} "
+            if str(e).startswith(prefix):
+                reason = re.sub(r", got [^,]*$", "", str(e).removeprefix(prefix))
+                raise ValueError(f"{flag} {given[field]}: {reason}") from None
+        raise
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fuel", type=int, default=None, help="fuel (wasm instructions) per call")
     p.add_argument("--deadline", type=float, default=None, help="wall-clock seconds per call")
-    p.add_argument("--memory-mb", type=int, default=None, help="guest memory cap in MiB")
+    p.add_argument("--memory-mb", type=int, default=None, help="guest memory cap in MiB (at least 32)")
 
 
-def _load(spec: str) -> str | None:
+def _load(spec: str) -> str:
     from rlar_jax.sandbox.library import load_verifier
 
-    try:
-        return load_verifier(spec)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
+    return load_verifier(spec)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -45,10 +56,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from rlar_jax.sandbox.runtime import Sandbox
 
+    limits = _limits(args)
     source = _load(args.verifier)
-    if source is None:
-        return 2
-    with Sandbox(_limits(args)) as sandbox:
+    with Sandbox(limits) as sandbox:
         report = sandbox.validate(source)
     print(json.dumps(report.to_dict(), indent=2))
     print(report.summary(), file=sys.stderr)
@@ -80,15 +90,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from rlar_jax.sandbox.pool import SandboxPool
     from rlar_jax.sandbox.runtime import Sandbox
 
+    if args.processes < 1:
+        raise ValueError(f"--processes must be >= 1 (1 = score in this process), got {args.processes}")
+    limits = _limits(args)
     source = _load(args.verifier)
-    if source is None:
-        return 2
-    try:
-        rows = _read_rows(Path(args.input))
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    backend = SandboxPool(args.processes, _limits(args)) if args.processes > 1 else Sandbox(_limits(args))
+    rows = _read_rows(Path(args.input))
+    if not rows:
+        raise ValueError(f"--input {args.input}: the file has no rows (expected one JSON object per line "
+                         "with prompt, response, reference and optionally meta)")
+    backend = SandboxPool(args.processes, limits) if args.processes > 1 else Sandbox(limits)
     with backend:
         results = backend.score_batch(source, rows)
     for i, res in enumerate(results):
