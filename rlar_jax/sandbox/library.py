@@ -1,11 +1,38 @@
-"""Verifier sources: identity (sha256) and the seed library in the repository's `verifiers/`."""
+"""Verifier sources: identity (sha256) and the seed library (`verifiers/` of the repository, shipped inside
+the package as `rlar_jax._verifiers`)."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "verifiers"
+# The package that carries `verifiers/` in a built wheel (see [tool.setuptools.package-dir] in pyproject.toml).
+SEED_PACKAGE = "rlar_jax._verifiers"
+
+
+def find_seed_dir(repo_root: Path | None = None) -> Path:
+    """The seed verifier directory: `verifiers/` of the source checkout this module runs from (a folder
+    holding pyproject.toml; edits there are live), else the installed `rlar_jax._verifiers` package.
+    When neither exists, the path where it was expected (for the error message)."""
+    here = Path(__file__).resolve()
+    root = here.parents[2] if repo_root is None else Path(repo_root)
+    in_checkout = (root / "pyproject.toml").is_file()
+    if in_checkout and (root / "verifiers").is_dir():
+        return root / "verifiers"
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(SEED_PACKAGE)
+    except ModuleNotFoundError:
+        spec = None
+    # a namespace package (the folder has no __init__.py): its folder is its search location
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        if Path(location).is_dir():
+            return Path(location)
+    return root / "verifiers" if in_checkout else here.parents[1] / "_verifiers"
+
+
+SEED_DIR = find_seed_dir()
 
 
 def source_sha256(source: str) -> str:
@@ -16,7 +43,7 @@ def source_sha256(source: str) -> str:
 
 
 def seed_verifiers() -> dict[str, Path]:
-    """Seed verifier id (file stem) -> source file, from the repository's `verifiers/` directory."""
+    """Seed verifier id (file stem) -> source file, from `SEED_DIR`."""
     if not SEED_DIR.is_dir():
         raise FileNotFoundError(f"seed verifier directory not found: {SEED_DIR}")
     return {p.stem: p for p in sorted(SEED_DIR.glob("*.py")) if not p.name.startswith("_")}
