@@ -384,6 +384,8 @@ def _run(args: argparse.Namespace) -> int:
 
     _quiet_libraries()
     cfg = load_config(args.config, args.overrides)
+    if args.checkpoint is not None:
+        find_checkpoint(args.checkpoint)  # a missing run fails before the policy is built and answers
     result = evaluate(cfg, args.checkpoint, reward_model=args.reward_model, batch_size=args.batch_size)
     path = write_results(result, args.out or cfg.trainer.run_dir, cfg)
     print(format_table(result))
