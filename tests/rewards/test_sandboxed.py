@@ -65,8 +65,9 @@ def test_cached_plan_reads_each_querys_constraint_values(sandbox):
     seven_words = "Tall old trees whisper in the wind."
     assert _score(p2, library, sandbox, second, None, {}, [seven_words, "A green forest."]) == [
         {"format_constraints": 1.0}, {"format_constraints": 0.5}]
-    combined = p2.combine([1.0, 0.4])  # format 1.0 (weight 1), judge 0.4 (weight 0.5)
-    assert combined == pytest.approx((1.0 + 0.5 * 0.4) / 1.5)
+    # the judge's measured accuracy on instruction pairs is at chance, so the constraints alone decide
+    assert [c.id for c in p2.components] == ["format_constraints"]
+    assert p2.combine([0.5]) == pytest.approx(0.5)
 
 
 BROKEN_CASES = '''"""Answer must contain the reference."""
