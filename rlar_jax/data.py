@@ -3,7 +3,7 @@
 Loaders read local JSONL / JSON / plain-text files (or a Hugging Face dataset name through `datasets`)
 and turn each row into an `Example`. A malformed row raises `DataError` naming the file, the line and
 the field, or, under `on_error: skip`, is skipped and counted by a `RowErrors`. The loaders of each
-task kind and the weighted task mixture live in `rlar_jax.datasets`; `load_train` / `load_eval` are
+task kind and the weighted task mixture live in `rlar_jax.datasets`; `rlar_jax.datasets.mixture.load_train` / `load_eval` are
 what the trainer calls.
 """
 
@@ -268,22 +268,3 @@ def batch_at(examples: Sequence[Example], position: int, size: int) -> list[Exam
         raise DataError("no training examples")
     n = len(examples)
     return [examples[(position + i) % n] for i in range(size)]
-
-
-def load_train(cfg: "DataSection") -> list[Example]:
-    """The training stream of `cfg`: its task mixture interleaved by weight (seeded), or with no
-    `tasks` the single GSM8K source shuffled. Skipped malformed rows are logged with their count."""
-    from rlar_jax.datasets.mixture import load_split
-
-    examples, report = load_split(cfg, "train")
-    report.log()
-    return examples
-
-
-def load_eval(cfg: "DataSection") -> list[Example]:
-    """The held-out examples of `cfg`: the first `eval_size` of each task's evaluation split, task by task."""
-    from rlar_jax.datasets.mixture import load_split
-
-    examples, report = load_split(cfg, "eval")
-    report.log()
-    return examples

@@ -25,6 +25,7 @@ from flax import nnx
 from rlar_jax import data as data_lib
 from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
+from rlar_jax.datasets.mixture import load_eval, load_train
 from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_optimizer, make_train_step,
                            token_logprobs_chunked)
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
@@ -123,8 +124,8 @@ class Trainer:
         if L.beta > 0:  # the reference model exists only when the KL term is on
             self.ref_state = jax.tree.map(jnp.copy, nnx.state(self.policy.model, nnx.Param))
         dc = cfg.data
-        self.train_examples = data_lib.load_train(dc)
-        self.eval_examples = data_lib.load_eval(dc)
+        self.train_examples = load_train(dc)
+        self.eval_examples = load_eval(dc)
         # One thread: scoring calls never run concurrently with each other, only with the device work.
         self._scorer = ThreadPoolExecutor(1, thread_name_prefix="rlar-rewards") if cfg.trainer.overlap_rewards else None
 

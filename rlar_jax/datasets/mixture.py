@@ -185,3 +185,18 @@ def _shuffle(examples: Sequence[Example], seed: str) -> list[Example]:
     order = list(examples)
     random.Random(seed).shuffle(order)  # str seeds are hashed with sha512: stable across processes
     return order
+
+
+def load_train(cfg: "DataSection") -> list[Example]:
+    """The training stream of `cfg`: its task mixture interleaved by weight (seeded), or with no
+    `tasks` the single GSM8K source shuffled. Skipped malformed rows are logged with their count."""
+    examples, report = load_split(cfg, "train")
+    report.log()
+    return examples
+
+
+def load_eval(cfg: "DataSection") -> list[Example]:
+    """The held-out examples of `cfg`: the first `eval_size` of each task's evaluation split, task by task."""
+    examples, report = load_split(cfg, "eval")
+    report.log()
+    return examples
