@@ -118,14 +118,25 @@ class Blocks(nnx.Module):
         self.w_down = p((L, F, D), ("layers", "mlp", "embed"))
 
 
+def dense(x: jax.Array, w: jax.Array, n_in: int) -> jax.Array:
+    """Contract the last ``n_in`` axes of x with the first ``n_in`` axes of w, as one 2-D matmul.
+
+    x [..., *in], w [*in, *out] -> [..., *out]. Flattening both sides to a plain [rows, in] @ [in, out]
+    product matters on CPU: XLA lowers an einsum with several free axes (``btd,dhk->bthk``) to a dot
+    that runs the training step's forward and backward ~1.6x slower than the same math in 2-D.
+    """
+    lead, ins, outs = x.shape[:x.ndim - n_in], w.shape[:n_in], w.shape[n_in:]
+    k = math.prod(ins)
+    y = x.reshape(-1, k) @ w.reshape(k, -1)
+    return y.reshape(*lead, *outs)
+
+
 def attention_inputs(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
                      inv_freq: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Pre-norm q, k, v [B, T, heads, head_dim] of one layer (bias, q/k norm and RoPE applied)."""
     dt = x.dtype
     h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
-    q = jnp.einsum("btd,dhk->bthk", h, w["wq"].astype(dt))
-    k = jnp.einsum("btd,dhk->bthk", h, w["wk"].astype(dt))
-    v = jnp.einsum("btd,dhk->bthk", h, w["wv"].astype(dt))
+    q, k, v = (dense(h, w[name].astype(dt), 1) for name in ("wq", "wk", "wv"))
     if cfg.attention_bias:
         q, k, v = q + w["bq"].astype(dt), k + w["bk"].astype(dt), v + w["bv"].astype(dt)
     if cfg.qk_norm:
@@ -138,9 +149,9 @@ def mlp_block(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array) -> jax.Ar
     """x plus the pre-norm SwiGLU MLP of one layer; x is [..., D]."""
     dt = x.dtype
     h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-    gate = jnp.einsum("...d,df->...f", h, w["w_gate"].astype(dt))
-    up = jnp.einsum("...d,df->...f", h, w["w_up"].astype(dt))
-    return x + jnp.einsum("...f,fd->...d", jax.nn.silu(gate) * up, w["w_down"].astype(dt))
+    gate = dense(h, w["w_gate"].astype(dt), 1)
+    up = dense(h, w["w_up"].astype(dt), 1)
+    return x + dense(jax.nn.silu(gate) * up, w["w_down"].astype(dt), 1)
 
 
 def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
@@ -166,7 +177,7 @@ def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: j
     scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(dt)
     attn = jnp.einsum("bkgts,bskd->btkgd", probs, v_all.astype(dt)).reshape(B, T, K * G, hd)
-    x = x + jnp.einsum("bthk,hkd->btd", attn, w["wo"].astype(dt))
+    x = x + dense(attn, w["wo"].astype(dt), 2)
     return mlp_block(cfg, w, x), k_all, v_all
 
 
