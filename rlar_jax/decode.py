@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rlar_jax.models.transformer import CausalLM, KVCache, attention_inputs, mlp_block, rms_norm, rope_inv_freq
+from rlar_jax.models.transformer import (CausalLM, KVCache, attention_inputs, dense, mlp_block, rms_norm,
+                                         rope_inv_freq)
 
 LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
 
@@ -59,7 +60,7 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
         scores = jnp.where(allowed, scores, jnp.finfo(jnp.float32).min)
         probs = jax.nn.softmax(scores, axis=-1).astype(dt)
         attn = jnp.einsum("rkgs,rksd->rkgd", probs, values[i].astype(dt)).reshape(R, K * G, hd)
-        x = x + jnp.einsum("rhk,hkd->rd", attn, w["wo"].astype(dt))
+        x = x + dense(attn, w["wo"].astype(dt), 2)
         x = mlp_block(cfg, w, x)
     x = rms_norm(x, model.model.final_norm[...], cfg.rms_norm_eps)
     return model.logits(x), (tuple(keys), tuple(values))
