@@ -290,11 +290,15 @@ class PlanResolver:
     """Plans for a batch of queries: one per task signature, cached in the library, re-planned on evidence."""
 
     def __init__(self, library: Library, planner: OfflinePlanner, agent: RewardAgent | None = None,
-                 mode: str = "task", replan: bool = True, max_workers: int = 4):
+                 mode: str = "task", replan: bool = True, max_workers: int = 4, validator: Any = None):
         """`agent` None (or without an endpoint) plans with `planner` alone; `mode` is the signature mode;
-        `replan` checks the library's evidence on every lookup and re-plans demoted signatures."""
+        `replan` checks the library's evidence on every lookup and re-plans demoted signatures;
+        `validator` (a Sandbox or SandboxPool) re-validates a stored plan's verifiers before its first use
+        in this process (`Library.revalidate`)."""
         self.library, self.planner, self.agent, self.mode, self.replan = library, planner, agent, mode, replan
         self.max_workers = max_workers
+        self.validator = validator if callable(getattr(validator, "validate", None)) else None
+        self._revalidated: set[str] = set()
         self.counts: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -332,6 +336,8 @@ class PlanResolver:
             current = self.library.active_plan(sig)
             if current is not None:
                 evidence = self.library.needs_replan(sig) if self.replan else None
+                if evidence is None and self.replan:
+                    evidence = self._revalidate(sig, current)
                 if evidence is None:
                     self._count("cached")
                     return current
@@ -341,6 +347,18 @@ class PlanResolver:
                                              expect_active=current.plan_id)
             self._count("new")
             return self.library.put_plan(self._new(sig, item, None, None), expect_active=None)
+
+    def _revalidate(self, sig: str, plan: RewardPlan) -> Evidence | None:
+        """Evidence from re-running a stored plan's CASES, once per plan and process (None if they pass)."""
+        with self._guard:
+            if self.validator is None or plan.plan_id in self._revalidated:
+                return None
+            self._revalidated.add(plan.plan_id)
+        try:
+            return self.library.revalidate(sig, self.validator)
+        except Exception:  # the sandbox being unavailable must not stop planning
+            log.exception("re-validating the plan of %s failed", sig)
+            return None
 
     def _new(self, sig: str, item: Any, evidence: Evidence | None, previous: RewardPlan | None) -> RewardPlan:
         q, t, r, m = (_field(item, k) for k in ("query", "task", "reference", "meta"))

@@ -37,7 +37,8 @@ class EvolutionConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Evidence:
-    """Why a plan should be re-planned: `reason` in failure_rate | zero_variance | validation_failed."""
+    """Why a plan should be re-planned: `reason` in failure_rate | zero_variance | validation_failed |
+    integrity (the sandbox's audit found scores that depend on other rows or on history)."""
 
     signature: str
     plan_id: str

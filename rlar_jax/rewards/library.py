@@ -6,8 +6,10 @@ across runs: open the same file and the plans are there, so the agent is not ask
 Self-evolution: after each scored batch the trainer calls `record(plan_id, component_id, scores,
 group_size)`. `needs_replan(signature)` returns Evidence when the active plan's component fails too often
 over the last `window` samples, when its reward has no within-group variance over the last
-`zero_variance_window` groups (no learning signal), or when a verifier no longer passes its own CASES
-(`revalidate`). The caller then demotes the plan and stores a new version with that evidence.
+`zero_variance_window` groups (no learning signal), when a verifier no longer passes its own CASES
+(`revalidate`, run by the plan resolver before a stored plan's first use in a process), or when the
+sandbox's audit caught a verifier whose scores depend on other rows or on history (an `integrity` flag).
+The caller then demotes the plan and stores a new version with that evidence.
 """
 
 from __future__ import annotations

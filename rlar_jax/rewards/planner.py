@@ -125,7 +125,7 @@ class OfflinePlanner:
         comps = list(previous.components)
         notes = [f"replanned after {evidence.reason} of {evidence.component_id or 'the plan'}"]
         bad = next((c for c in comps if c.id == evidence.component_id), None)
-        if evidence.reason in ("failure_rate", "validation_failed") and bad is not None:
+        if evidence.reason in ("failure_rate", "validation_failed", "integrity") and bad is not None:
             comps.remove(bad)
             seed = SEED_FOR_FAMILY.get(previous.task_family)
             if bad.id.startswith("gen-") and seed and seed not in {c.id for c in comps}:

@@ -1,5 +1,11 @@
 """The RLAR reward system: plans per task signature (planner or agent, cached in the library), scored by
-the engine with sandboxed verifiers and Flax reward models, usage fed back to the library."""
+the engine with sandboxed verifiers and Flax reward models, usage fed back to the library.
+
+Reward integrity (see `rlar_jax.sandbox.audit` for the design): rows the sandbox's audit fails are
+flagged in the library as `integrity` evidence, and a plan read from the library has its verifiers
+re-validated (`Library.revalidate`) on fresh instances before its first use in a process, since the
+library may come from another run, guest build or set of limits. Either evidence demotes the plan.
+"""
 
 from __future__ import annotations
 
@@ -73,10 +79,22 @@ class RLARSystem(ScoringEngine):
         return row["source"]
 
     def _record(self, plans: list[RewardPlan], provenance: list[dict], rewards: np.ndarray, group_size: int) -> None:
+        self._flag_integrity(plans, provenance)
         if group_size < 2:  # evaluation batches carry no group statistics
             return
         self.library.record_scored([p.plan_id for p in plans], [p["components"] for p in provenance],
                                    rewards.tolist(), group_size)
+
+    def _flag_integrity(self, plans: list[RewardPlan], provenance: list[dict]) -> None:
+        """Rows the sandbox's audit failed (kind `integrity`: scores that depend on other rows or on
+        history) are evidence against their plan; the resolver demotes it on its next lookup."""
+        caught: dict[tuple[str, str], list] = {}
+        for plan, prov in zip(plans, provenance):
+            for key, err in prov.get("errors", {}).items():
+                if key.startswith("verifier:") and str(err).startswith("integrity:"):
+                    caught.setdefault((plan.plan_id, key.split(":", 1)[1]), [0, str(err)])[0] += 1
+        for (plan_id, cid), (rows, err) in caught.items():
+            self.library.flag(plan_id, cid, "integrity", {"rows": rows, "message": err[:500]})
 
     def close(self) -> None:
         """Close the sandbox backend and the library."""
@@ -93,7 +111,7 @@ def build_rlar_engine(cfg: RewardsSection, run_dir: Path, backend: VerifierBacke
     planner = OfflinePlanner(catalog)
     acfg = agent_config(cfg)
     agent = RewardAgent(acfg, library, backend, catalog, planner) if acfg.enabled else None
-    resolver = PlanResolver(library, planner, agent, mode=cfg.mode, replan=cfg.replan)
+    resolver = PlanResolver(library, planner, agent, mode=cfg.mode, replan=cfg.replan, validator=backend)
     log.info("reward system: %s, library %s", "agent " + str(acfg.model) if agent else "offline planner",
              library.path if hasattr(library, "path") else cfg.library)
     return RLARSystem(backend, library, resolver, catalog)

@@ -2,7 +2,10 @@
 
 Verifier source text never runs in the host interpreter: it is exec'd inside a CPython guest compiled
 to a WebAssembly component and run by wasmtime with fuel, an epoch deadline, a memory cap and a wasm
-stack cap, and without file system, network, processes or environment.
+stack cap, and without file system, network, processes or environment. The host trusts no byte the
+guest sends back (`rlar_jax.sandbox.reports`), caps the guest memory of all its instances together
+(`Limits.total_memory_bytes`), and audits that a verifier's scores depend only on their own row
+(`rlar_jax.sandbox.audit`).
 """
 
 from rlar_jax.sandbox.library import load_verifier, seed_verifiers, source_sha256

@@ -2,13 +2,12 @@
 
 Each instance has its own wasmtime Store (memory limit, fuel, epoch deadline) and its own interpreter,
 so whatever a verifier does to its builtins or to the guest runtime stays inside it. An instance that
-trapped is unusable and is closed by its owner.
+trapped, or whose reply broke the protocol (see `rlar_jax.sandbox.reports`), is unusable and is closed.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import dataclasses
 import time
 
 import wasmtime
@@ -17,7 +16,11 @@ from wasmtime.component import Component, Linker
 from rlar_jax.sandbox.abi import Export, StoreHandle
 from rlar_jax.sandbox.host import REFUSED
 from rlar_jax.sandbox.limits import Limits, ScoreResult
-from rlar_jax.sandbox.packing import unpack_scores
+from rlar_jax.sandbox.reports import MESSAGE_CAP, ProtocolError, checked_score, clip, load_json, read_batch, \
+    single_report
+
+
+_CASES_CAP = 16 << 20  # characters of CASES JSON the host parses
 
 
 class GuestTrap(Exception):
@@ -57,59 +60,6 @@ def classify_trap(exc: wasmtime.WasmtimeError) -> tuple[str, str]:
     return "exception", f"the guest trapped: {cause}"
 
 
-def _clip_output(text: str, cap: int) -> str:
-    raw = text.encode("utf-8")
-    if len(raw) <= cap:
-        return text
-    return raw[:cap].decode("utf-8", errors="ignore") + "\n[output truncated]"
-
-
-def result_from_report(report: dict | list, output_cap: int, seconds: float | None = None) -> ScoreResult:
-    """Turn a guest JSON report (object, or a batch row's [score, kind, message, traceback, output,
-    seconds]) into a ScoreResult, re-checking the score."""
-    if isinstance(report, list):
-        score, kind, message, tb, output, guest_seconds = report
-    else:
-        score, kind, message, tb, output, guest_seconds = (
-            report.get("score"), report.get("kind"), report.get("message", ""), report.get("traceback", ""),
-            report.get("output", ""), report.get("seconds", 0.0))
-    seconds = float(guest_seconds or 0.0) if seconds is None else seconds
-    output = _clip_output(str(output or ""), output_cap)
-    if kind is not None:
-        kind = kind if kind in ("exception", "memory", "stack", "exit", "invalid_score", "define") else "exception"
-        return ScoreResult.failure(kind, str(message), str(tb or ""), seconds, output)
-    return checked_score(score, seconds, output)
-
-
-def checked_score(score, seconds: float, output: str = "") -> ScoreResult:
-    """Host-side re-check of a score from the guest (the guest's own check could be tampered with)."""
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
-            or not 0.0 <= score <= 1.0:
-        return ScoreResult.failure("invalid_score", f"score must be a finite number in [0, 1], got {score!r}"[:300],
-                                   seconds=seconds, output=output)
-    return ScoreResult(float(score), None, "", "", seconds, output)
-
-
-def _read_batch(payload: str, n: int, output_cap: int, seconds: float) -> list[ScoreResult]:
-    """Results from the guest's batch reply (hex float64 scores, then JSON reports of the other rows);
-    each row is given an equal share of the batch's `seconds`."""
-    head, rest = payload.split("\n", 1)
-    scores = unpack_scores(head)
-    if len(scores) != n:
-        raise ValueError("wrong length")
-    reports = json.loads(rest) if rest != "{}" else {}
-    share = seconds / n
-    results = []
-    for i, v in enumerate(scores):
-        if 0.0 <= v <= 1.0 and not reports:
-            results.append(ScoreResult(v, None, "", "", share, ""))
-        else:
-            report = reports.get(str(i))
-            results.append(checked_score(v, share) if report is None else
-                           result_from_report(report, output_cap, share))
-    return results
-
-
 class VerifierInstance:
     """A guest instance with one verifier defined in it. Not thread-safe (the Sandbox serialises)."""
 
@@ -135,13 +85,23 @@ class VerifierInstance:
         except wasmtime.WasmtimeError as exc:
             self.close()
             kind, message = classify_trap(exc)
-            raise DefineError(ScoreResult.failure(kind, "while defining the verifier: " + message,
-                                                  seconds=time.perf_counter() - start)) from None
+            raise DefineError(self._named(ScoreResult.failure(kind, "while defining the verifier: " + message,
+                                                              seconds=time.perf_counter() - start))) from None
         if not ok:
             self.close()
-            result = result_from_report(json.loads(payload), limits.output_bytes, time.perf_counter() - start)
-            raise DefineError(result)
+            result = single_report(payload, limits.output_bytes, time.perf_counter() - start)
+            if result.ok:  # a define failure that reports a score is itself malformed
+                result = ScoreResult.failure("protocol", "malformed report from the guest: a define failure "
+                                             "without an error kind", seconds=result.seconds)
+            raise DefineError(self._named(result))
         self.define_seconds = time.perf_counter() - start
+
+    def _named(self, result: ScoreResult) -> ScoreResult:
+        """A memory failure names the settings that cap guest memory."""
+        if result.error_kind == "memory":
+            return dataclasses.replace(result, message=clip(f"{result.message} ({self.limits.memory_hint()})",
+                                                            MESSAGE_CAP + 400))
+        return result
 
     def _arm(self, calls: int, fuel: int | None = None) -> int:
         # Fuel and deadline are re-armed before every call: a call never inherits leftovers.
@@ -165,7 +125,7 @@ class VerifierInstance:
     def _trap(self, exc: wasmtime.WasmtimeError, start: float) -> GuestTrap:
         self.close()
         kind, message = classify_trap(exc)
-        return GuestTrap(ScoreResult.failure(kind, message, seconds=time.perf_counter() - start))
+        return GuestTrap(self._named(ScoreResult.failure(kind, message, seconds=time.perf_counter() - start)))
 
     def score(self, prompt: str, response: str, reference: str, meta_json: str) -> ScoreResult:
         """Score one row; raises GuestTrap if the instance died doing so."""
@@ -179,11 +139,10 @@ class VerifierInstance:
         self._observe(budget, 1)
         if ok:
             return checked_score(payload, seconds)
-        try:
-            report = json.loads(payload)
-        except ValueError:
-            return ScoreResult.failure("exception", "malformed report from the guest", seconds=seconds)
-        return result_from_report(report, self.limits.output_bytes, seconds)
+        result = single_report(payload, self.limits.output_bytes, seconds)
+        if result.error_kind == "protocol":
+            self.close()  # the guest's reporting code is broken: the next call gets a fresh instance
+        return self._named(result)
 
     def score_batch(self, texts: str, layout: str, n: int, max_calls: int) -> list[ScoreResult]:
         """Score `n` packed rows (see `rlar_jax.sandbox.packing`) in one guest call; the deadline is
@@ -197,20 +156,31 @@ class VerifierInstance:
         seconds = time.perf_counter() - start
         self._observe(budget, n)
         try:
-            return _read_batch(payload, n, self.limits.output_bytes, seconds)
-        except (ValueError, TypeError, KeyError):
+            results = read_batch(payload, n, self.limits.output_bytes, seconds)
+        except ProtocolError as exc:
             # A verifier that broke the guest's reporting: treat like a trap so rows are retried singly.
             self.close()
-            raise GuestTrap(ScoreResult.failure("exception", "malformed batch report from the guest",
+            raise GuestTrap(ScoreResult.failure("protocol", f"malformed batch report from the guest: {exc}",
                                                 seconds=time.perf_counter() - start)) from None
+        if any(r.error_kind == "protocol" for r in results):
+            self.close()
+        return [self._named(r) if r.error_kind == "memory" else r for r in results]
 
-    def cases(self) -> tuple[bool, str]:
-        """(True, CASES as JSON) or (False, JSON report)."""
+    def cases(self) -> tuple[list | None, ScoreResult | None]:
+        """(CASES decoded from JSON, None), or (None, the failure reading them)."""
         self._arm(1)
+        start = time.perf_counter()
         try:
-            return self._cases()
+            ok, payload = self._cases()
         except wasmtime.WasmtimeError as exc:
-            raise self._trap(exc, time.perf_counter()) from None
+            raise self._trap(exc, start) from None
+        if not ok:
+            return None, single_report(payload, self.limits.output_bytes, time.perf_counter() - start)
+        try:
+            return load_json(payload, _CASES_CAP, "CASES"), None
+        except ProtocolError as exc:
+            return None, ScoreResult.failure("protocol", clip(f"CASES could not be read back from the guest: {exc}",
+                                                              MESSAGE_CAP))
 
     def close(self) -> None:
         """Free the store (idempotent)."""

@@ -5,10 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-# Error kinds a ScoreResult can carry (None = success).
+# Error kinds a ScoreResult can carry (None = success). `protocol`: the guest sent a report of the wrong
+# type, shape or size; `integrity`: the verifier's scores depend on other rows or on its history.
 ERROR_KINDS: tuple[str, ...] = (
-    "exception", "fuel", "deadline", "memory", "stack", "exit", "invalid_score", "define",
+    "exception", "fuel", "deadline", "memory", "stack", "exit", "invalid_score", "define", "protocol", "integrity",
 )
+
+# Guest memory one Sandbox (so one pool worker) may hold at once unless Limits.total_memory_bytes says
+# otherwise: 4 workers x 2 GiB leave room for the trainer on a 24 GiB machine.
+DEFAULT_TOTAL_MEMORY = 2 << 30
 
 # wasmtime refuses (by aborting the process) a max_wasm_stack above its async stack size, 2 MiB.
 _MAX_STACK_CEILING = 2 << 20
@@ -20,8 +25,10 @@ class Limits:
     """Budget for one guest call (a batch gets a multiple, see `Sandbox.score_batch`).
 
     fuel: wasm instructions (roughly); deadline_s: wall clock, enforced by epoch interruption;
-    memory_bytes: cap on the guest's linear memory; max_stack_bytes: wasm stack (64 KiB..2 MiB);
-    output_bytes: captured stdout/stderr kept per call.
+    memory_bytes: cap on one guest's linear memory; max_stack_bytes: wasm stack (64 KiB..2 MiB);
+    output_bytes: captured stdout/stderr kept per call; total_memory_bytes: cap on the guest memory of
+    all live instances of one Sandbox together (None: max(2 GiB, memory_bytes)); a Sandbox keeps at
+    most total_memory_bytes // memory_bytes instances alive and evicts the least recently used.
     """
 
     fuel: int = 2_000_000_000
@@ -29,6 +36,7 @@ class Limits:
     memory_bytes: int = 512 << 20
     max_stack_bytes: int = 1 << 20
     output_bytes: int = 64 << 10
+    total_memory_bytes: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("fuel", "memory_bytes", "max_stack_bytes", "output_bytes"):
@@ -46,6 +54,22 @@ class Limits:
                              f"with about 15 MiB of linear memory), got {self.memory_bytes}")
         if self.output_bytes >= (1 << 31):
             raise ValueError(f"Limits.output_bytes must be below 2 GiB, got {self.output_bytes}")
+        if self.total_memory_bytes is None:
+            self.total_memory_bytes = max(DEFAULT_TOTAL_MEMORY, self.memory_bytes)
+        total = self.total_memory_bytes
+        if isinstance(total, bool) or not isinstance(total, int) or total < self.memory_bytes:
+            raise ValueError(f"Limits.total_memory_bytes must be an int >= Limits.memory_bytes "
+                             f"({self.memory_bytes >> 20} MiB), got {total!r}")
+
+    @property
+    def max_live_instances(self) -> int:
+        """How many guest instances fit in total_memory_bytes at memory_bytes each."""
+        return max(1, self.total_memory_bytes // self.memory_bytes)
+
+    def memory_hint(self) -> str:
+        """Names the settings a verifier that needs more guest memory must change."""
+        return (f"guest memory is capped at Limits.memory_bytes = {self.memory_bytes >> 20} MiB per instance "
+                f"(`--memory-mb`), Limits.total_memory_bytes = {self.total_memory_bytes >> 20} MiB per sandbox")
 
 
 @dataclass

@@ -5,6 +5,8 @@ scale; processes do. Workers are started with the spawn method (forking after a 
 is unsafe). Each request has a wall-clock watchdog as a last line of defence (the epoch deadline stops
 wasm code and the host refuses clock waits, but a worker can still crash or be stopped): a worker that
 stops answering is killed and replaced, and its rows are retried one at a time so only the culprit fails.
+A worker's reply is checked like a guest's: anything but one ScoreResult per row becomes per-row
+`protocol` failures, and only errors in the caller's own input are raised.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from rlar_jax.sandbox.audit import AUDIT_INTERVAL
 from rlar_jax.sandbox.build import ensure_guest
+from rlar_jax.sandbox.library import source_sha256
 from rlar_jax.sandbox.limits import Limits, ScoreResult, ValidationReport
+from rlar_jax.sandbox.reports import MESSAGE_CAP, clip
 
 _LIVE: "weakref.WeakSet[SandboxPool]" = weakref.WeakSet()
 _FORWARDED = {"TypeError": TypeError, "ValueError": ValueError, "KeyError": KeyError}
@@ -28,13 +33,21 @@ _START_TIMEOUT_S = 120.0
 _GRACE_S = 10.0
 
 
-def _worker_main(conn: Connection, limits: Limits, home: str | None) -> None:
+def _failed(op: str, args: tuple, problem: str):
+    """What a request gets when the worker itself failed: every row (or the validation) fails."""
+    message = clip(f"sandbox worker error: {problem}", MESSAGE_CAP)
+    if op == "validate":
+        return ValidationReport(False, source_sha256(args[0]), f"[protocol] {message}")
+    return [ScoreResult.failure("protocol", message) for _ in args[1]]
+
+
+def _worker_main(conn: Connection, limits: Limits, home: str | None, audit_interval: int = AUDIT_INTERVAL) -> None:
     """Worker loop: build a Sandbox, answer (method, args) requests, close stores and exit hard."""
     from rlar_jax.sandbox.runtime import Sandbox
 
     sandbox = None
     try:
-        sandbox = Sandbox(limits, Path(home) if home else None)
+        sandbox = Sandbox(limits, Path(home) if home else None, audit_interval=audit_interval)
         conn.send(("ready", None))
         while True:
             try:
@@ -45,8 +58,10 @@ def _worker_main(conn: Connection, limits: Limits, home: str | None) -> None:
                 break
             try:
                 conn.send(("ok", getattr(sandbox, op)(*args)))
-            except Exception as exc:  # forwarded to the caller, never fatal to the worker
-                conn.send(("err", (type(exc).__name__, str(exc))))
+            except tuple(_FORWARDED.values()) as exc:  # the caller's input: raised to the caller
+                conn.send(("err", (type(exc).__name__, clip(str(exc), MESSAGE_CAP))))
+            except Exception as exc:  # a failure of the worker itself: the rows fail, the worker lives on
+                conn.send(("ok", _failed(op, args, f"{type(exc).__name__}: {exc}")))
     except Exception as exc:
         try:
             conn.send(("err", (type(exc).__name__, f"sandbox worker failed to start: {exc}")))
@@ -61,9 +76,9 @@ def _worker_main(conn: Connection, limits: Limits, home: str | None) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, limits: Limits, home: Path | None) -> None:
+    def __init__(self, ctx, limits: Limits, home: Path | None, audit_interval: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, limits, str(home) if home else None),
+        self.proc = ctx.Process(target=_worker_main, args=(child, limits, str(home) if home else None, audit_interval),
                                 name="rlar-sandbox-worker", daemon=True)
         self.proc.start()
         child.close()
@@ -125,11 +140,12 @@ class SandboxPool:
     """`processes` spawned workers, each with its own Sandbox; same score/score_batch/validate API.
 
     Rows of a batch are split into contiguous parts, one per worker; each worker keeps its own live
-    instance of every verifier it has seen.
+    instances (at most `limits.total_memory_bytes` of guest memory per worker) and audits its own rows.
     """
 
     def __init__(self, processes: int = 2, limits: Limits | None = None, home: Path | None = None, *,
-                 min_rows_per_worker: int = 32, watchdog_grace_s: float = _GRACE_S) -> None:
+                 min_rows_per_worker: int = 32, watchdog_grace_s: float = _GRACE_S,
+                 audit_interval: int = AUDIT_INTERVAL) -> None:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"processes must be a positive int, got {processes!r}")
         self.limits = limits or Limits()
@@ -138,9 +154,10 @@ class SandboxPool:
         if not watchdog_grace_s > 0:
             raise ValueError(f"watchdog_grace_s must be positive, got {watchdog_grace_s!r}")
         self.watchdog_grace_s = float(watchdog_grace_s)
+        self.audit_interval = audit_interval
         ensure_guest(home)  # build once here rather than racing in every worker
         self._ctx = mp.get_context("spawn")
-        self._workers = [_Worker(self._ctx, self.limits, home) for _ in range(processes)]
+        self._workers = [_Worker(self._ctx, self.limits, home, audit_interval) for _ in range(processes)]
         self._next = itertools.count()
         self._lock = threading.Lock()
         self._closed = False
@@ -157,7 +174,7 @@ class SandboxPool:
 
     def _replace(self, index: int) -> None:
         self._workers[index].kill()
-        self._workers[index] = _Worker(self._ctx, self.limits, self.home)
+        self._workers[index] = _Worker(self._ctx, self.limits, self.home, self.audit_interval)
 
     def _hung(self, rows: int) -> ScoreResult:
         return ScoreResult.failure("deadline", f"sandbox worker gave no answer within {self._timeout(rows):.0f} s "
@@ -165,7 +182,7 @@ class SandboxPool:
 
     def _call_rows(self, index: int, source: str, rows: list[dict]) -> list[ScoreResult]:
         try:
-            return self._workers[index].receive(self._timeout(len(rows)))
+            return _checked_reply(self._workers[index].receive(self._timeout(len(rows))), len(rows))
         except TimeoutError:
             self._replace(index)
         results = []
@@ -173,7 +190,7 @@ class SandboxPool:
             worker = self._workers[index]
             worker.send("score_batch", (source, [row]))
             try:
-                results.extend(worker.receive(self._timeout(1)))
+                results.extend(_checked_reply(worker.receive(self._timeout(1)), 1))
             except TimeoutError:
                 self._replace(index)
                 results.append(self._hung(1))
@@ -219,10 +236,14 @@ class SandboxPool:
             index = next(self._next) % len(self._workers)
             self._workers[index].send("validate", (source,))
             try:
-                return self._workers[index].receive(self._timeout(64))
+                report = self._workers[index].receive(self._timeout(2 * 64))
             except TimeoutError:
                 self._replace(index)
                 raise RuntimeError("sandbox worker hung while validating; it was killed") from None
+            if not isinstance(report, ValidationReport):
+                return ValidationReport(False, source_sha256(source),
+                                        "[protocol] malformed reply from a sandbox worker")
+            return report
 
     def _check_open(self) -> None:
         if self._closed:
@@ -243,6 +264,13 @@ class SandboxPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _checked_reply(reply, n: int) -> list[ScoreResult]:
+    """A worker's score_batch reply if it is one ScoreResult per row, else per-row protocol failures."""
+    if isinstance(reply, list) and len(reply) == n and all(isinstance(r, ScoreResult) for r in reply):
+        return reply
+    return [ScoreResult.failure("protocol", "malformed reply from a sandbox worker") for _ in range(n)]
 
 
 def _close_all() -> None:

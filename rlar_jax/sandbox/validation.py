@@ -1,8 +1,11 @@
-"""Acceptance check for a verifier: it must define, run and reproduce every one of its CASES."""
+"""Acceptance check for a verifier: it must define, run and reproduce every one of its CASES, in any order.
+
+Validation never shares an instance with scoring: CASES run on fresh instances that are closed
+afterwards, so a verifier cannot learn from validation what to do once it is scoring.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,7 @@ if TYPE_CHECKING:
     from rlar_jax.sandbox.runtime import Sandbox
 
 TOLERANCE = 1e-6
+MAX_CASES = 256
 _EXCERPT = 120
 
 
@@ -21,14 +25,12 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
 
 
-def parse_cases(cases_json: str) -> tuple[list[tuple], str | None]:
-    """(rows, None) for well-formed CASES, else ([], message naming the bad case and field)."""
-    try:
-        cases = json.loads(cases_json)
-    except ValueError as exc:
-        return [], f"CASES could not be read back from the guest: {exc}"
+def parse_cases(cases) -> tuple[list[tuple], str | None]:
+    """(rows, None) for well-formed decoded CASES, else ([], message naming the bad case and field)."""
     if not isinstance(cases, list) or not cases:
         return [], "CASES must be a non-empty list of (prompt, response, reference, meta, expected_score)"
+    if len(cases) > MAX_CASES:
+        return [], f"CASES has {len(cases)} entries; at most {MAX_CASES} are run"
     rows = []
     for i, case in enumerate(cases):
         if not isinstance(case, list) or len(case) != 5:
@@ -40,38 +42,48 @@ def parse_cases(cases_json: str) -> tuple[list[tuple], str | None]:
         if not isinstance(meta, dict):
             return [], f"CASES[{i}]: meta must be a dict, got {type(meta).__name__}"
         if isinstance(expected, bool) or not isinstance(expected, (int, float)) or not 0 <= expected <= 1:
-            return [], f"CASES[{i}]: expected_score must be a number in [0, 1], got {expected!r}"
+            return [], f"CASES[{i}]: expected_score must be a number in [0, 1], got {str(expected)[:40]}"
         rows.append((prompt, response, reference, meta, float(expected)))
     return rows, None
 
 
+def _failure(sha: str, result) -> ValidationReport:
+    detail = result.message + (f"\n{result.traceback}" if result.traceback else "")
+    return ValidationReport(False, sha, f"[{result.error_kind}] {detail}")
+
+
 def validate_source(sandbox: "Sandbox", source: str) -> ValidationReport:
-    """Define `source` in `sandbox`, read its CASES and score each one; tolerance 1e-6 absolute."""
+    """Read the CASES of `source` on a fresh instance, score them in order through the batch export on
+    another one (tolerance 1e-6 absolute), then in reverse order through single calls on a third: a
+    verifier whose scores change with order, history or call path fails. No instance is kept."""
     sha = source_sha256(source)
     try:
-        inst = sandbox._instance(source, sha)
-        ok, payload = inst.cases()
+        with sandbox.fresh_instance(source, sha) as inst:
+            cases_json, failure = inst.cases()
     except DefineError as exc:
-        r = exc.result
-        detail = r.message + (f"\n{r.traceback}" if r.traceback else "")
-        return ValidationReport(False, sha, f"[{r.error_kind}] {detail}")
+        return _failure(sha, exc.result)
     except GuestTrap as exc:
-        sandbox._drop(sha)
         return ValidationReport(False, sha, f"[{exc.result.error_kind}] reading CASES: {exc.result.message}")
-    if not ok:
-        report = json.loads(payload)
-        return ValidationReport(False, sha, str(report.get("message", "CASES unavailable")))
-    rows, problem = parse_cases(payload)
+    if failure is not None:
+        return ValidationReport(False, sha, f"[{failure.error_kind}] {failure.message}")
+    rows, problem = parse_cases(cases_json)
     if problem is not None:
         return ValidationReport(False, sha, problem)
-    results = sandbox.score_batch(source, [dict(prompt=p, response=r, reference=ref, meta=m) for p, r, ref, m, _ in rows])
+    inputs = [dict(prompt=p, response=r, reference=ref, meta=m) for p, r, ref, m, _ in rows]
+    results = sandbox.score_fresh(source, inputs, batch=True)
+    again = sandbox.score_fresh(source, inputs[::-1], batch=False)[::-1]
     cases = []
-    for i, ((prompt, response, _ref, _meta, expected), res) in enumerate(zip(rows, results)):
+    for i, ((prompt, response, _ref, _meta, expected), res, res2) in enumerate(zip(rows, results, again)):
         got = None if math.isnan(res.score) else res.score
         passed = res.ok and abs(res.score - expected) <= TOLERANCE
         message = res.message
         if res.ok and not passed:
             message = f"expected {expected}, got {res.score}"
+        elif passed and not (res2.ok and res2.score == res.score):
+            passed = False
+            message = (f"order-dependent: scored {res.score} in order but "
+                       f"{res2.score if res2.ok else res2.error_kind} when the CASES ran in reverse order, "
+                       "one call at a time, on a fresh instance")
         cases.append({"index": i, "prompt": _excerpt(prompt), "response": _excerpt(response), "expected": expected,
                       "got": got, "error_kind": res.error_kind, "message": message,
                       "traceback": res.traceback, "passed": passed})

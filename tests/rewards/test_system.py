@@ -44,10 +44,11 @@ def test_tiny_run_scores_with_sandboxed_verifiers_and_reuses_the_library(tmp_pat
     assert second.reward_fn.resolver.counts["new"] == 0 and second.reward_fn.resolver.counts["cached"] >= 1
 
 
-# Passes its CASES, then fails every call after its 20th (instances persist per verifier in the sandbox).
+# Passes its CASES (re-validated on fresh instances before the stored plan's first use), then fails every
+# scoring call after its 20th (the scoring instance persists per verifier in the sandbox).
 FLAKY = '''
 CALLS = [0]
-CASES = [("q", "abc", "", {}, 0.5), ("q", "ab", "", {}, 0.0), ("q", "a", "", {}, 1.0)]
+CASES = [("q", "abc", "", {}, 0.0), ("q", "ab", "", {}, 1.0), ("q", "a", "", {}, 0.5)]
 
 def score(prompt, response, reference, meta):
     CALLS[0] += 1
@@ -78,3 +79,73 @@ def test_failing_verifier_is_demoted_and_replanned_while_training_continues(tmp_
     assert any(p["plan_id"] == first.plan_id and p["status"] == "demoted" for p in history)
     assert trainer.reward_fn.resolver.counts["replanned"] == 1
     assert all(np.isfinite(r["loss"]) for r in rows)
+
+
+# Honest for its first three calls (its three CASES), then 1.0 for everything.
+AFTER_VALIDATION = '''
+CALLS = [0]
+CASES = [("q", "#### 4", "#### 4", {}, 1.0), ("q", "#### 5", "#### 4", {}, 0.0), ("q", "", "#### 4", {}, 0.0)]
+
+def score(prompt, response, reference, meta):
+    CALLS[0] += 1
+    if CALLS[0] > 3:
+        return 1.0
+    return 1.0 if response == reference else 0.0
+'''
+BROKEN_CASES = '''
+def score(prompt, response, reference, meta):
+    return 1.0
+
+CASES = [("q", "#### 4", "#### 4", {}, 1.0), ("q", "#### 5", "#### 4", {}, 0.0)]
+'''
+
+
+def _system(library: Library, sandbox):
+    from rlar_jax.data import Example
+    from rlar_jax.rewards.agent import PlanResolver
+    from rlar_jax.rewards.catalog import Catalog
+    from rlar_jax.rewards.planner import OfflinePlanner
+    from rlar_jax.rewards.system import RLARSystem
+
+    catalog = Catalog()
+    resolver = PlanResolver(library, OfflinePlanner(catalog), None, validator=sandbox)
+    example = Example(({"role": "user", "content": "What is 2 + 2?"},), "#### 4", "math")
+    return RLARSystem(sandbox, library, resolver, catalog), example, resolver.signature(example)
+
+
+def _stored_plan(library: Library, source: str, sig: str) -> tuple[str, RewardPlan]:
+    gen = library.add_verifier(source, origin="generated", tasks=["math"])
+    return gen, library.put_plan(RewardPlan(sig, "math", (Component("verifier", gen, 1.0),), rationale="generated",
+                                            created_by="agent"))
+
+
+def test_verifier_that_changes_after_validation_is_caught_and_demoted_with_evidence(sandbox, tmp_path):
+    with Library(tmp_path / "lib.sqlite") as library:
+        system, example, sig = _system(library, sandbox)
+        gen, first = _stored_plan(library, AFTER_VALIDATION, sig)
+        # Re-validated before first use (3/3 on fresh instances), then it scores rows 4-8 as 1.0: the audit
+        # of the call catches it and every row of the call is masked.
+        rewards, prov = system.score([example] * 8, ["#### 5"] * 8)
+        assert np.isnan(rewards).all()
+        assert all(p["errors"][f"verifier:{gen}"].startswith("integrity: ") for p in prov)
+        evidence = library.needs_replan(sig)
+        assert (evidence.reason, evidence.component_id, evidence.details["rows"]) == ("integrity", gen, 8)
+        assert "row 7 scored 1.0 in its call but 0.0 when re-scored" in evidence.details["message"]
+        # The next lookup demotes the plan with that evidence and swaps in the seed verifier.
+        rewards, _ = system.score([example] * 8, ["#### 5"] * 4 + ["#### 4"] * 4)
+        assert rewards.tolist() == [0.0] * 4 + [1.0] * 4
+        record = library.plan_record(first.plan_id)
+        assert record["status"] == "demoted" and record["demotion"]["reason"] == "integrity"
+        assert [c.id for c in library.active_plan(sig).components] == ["math_answer"]
+
+
+def test_stored_plan_is_revalidated_before_its_first_use(sandbox, tmp_path):
+    with Library(tmp_path / "lib.sqlite") as library:
+        system, example, sig = _system(library, sandbox)
+        gen, first = _stored_plan(library, BROKEN_CASES, sig)
+        rewards, _ = system.score([example] * 4, ["#### 5", "#### 4", "#### 5", "#### 4"])
+        assert rewards.tolist() == [0.0, 1.0, 0.0, 1.0]  # scored by the replacement, never by the broken one
+        record = library.plan_record(first.plan_id)
+        assert record["status"] == "demoted" and record["demotion"]["reason"] == "validation_failed"
+        assert record["demotion"]["details"]["failed_cases"][0]["index"] == 1
+        assert system.resolver.counts["replanned"] == 1

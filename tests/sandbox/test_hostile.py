@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
@@ -9,6 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+
+from rlar_jax.sandbox import SandboxPool
+
+from .conftest import TEST_LIMITS
 
 NORMAL = '''
 def score(prompt, response, reference, meta):
@@ -139,3 +144,92 @@ def test_trapped_instance_is_discarded_and_verifier_recovers(sandbox):
     assert sandbox.score(src, "", "ok", "", {}).score == 1.0
     assert sandbox.score(src, "", "loop", "", {}).error_kind == "fuel"
     assert sandbox.score(src, "", "ok", "", {}).score == 1.0
+
+
+# -- report-shape attacks: the verifier rewrites the guest's reporting so the host gets bad reports ------
+# The harness's globals are reached through the caller's frame (its module is out of sys.modules); every
+# report the guest then sends (failed rows, batch reports, define failures, CASES) is PAYLOAD.
+TAMPER = '''
+import sys
+PAYLOAD = ({payload})
+sys._getframe(1).f_globals["_dumps"] = lambda *a, **k: PAYLOAD
+{at_define}
+CASES = [("q", "ok", "", {{}}, 1.0), ("q", "fail", "", {{}}, 0.0)]
+def score(prompt, response, reference, meta):
+    if response == "fail":
+        raise ValueError("this row's report is PAYLOAD")
+    return 1.0
+'''
+ATTACKS = {
+    "int": "'7'",
+    "list": "'[0]'",
+    "short_tuple": "'[1, 2]'",
+    "deep_nesting": "'[' * 200_000 + ']' * 200_000",
+    "huge_message": """'{"score": null, "kind": "exception", "message": "' + 'x' * 60_000_000 + '", "traceback": "", '
+               '"output": "", "seconds": 0.0}'""",
+}
+ROWS = [dict(prompt="q", response=r, reference="") for r in ("ok", "fail", "ok")]
+
+
+def tamper(name: str, at_define: bool = False) -> str:
+    return TAMPER.format(payload=ATTACKS[name], at_define="raise RuntimeError('no')" if at_define else "")
+
+
+def bounded(results) -> bool:
+    return all(len(r.message) + len(r.traceback) + len(r.output) < 30_000 for r in results)
+
+
+@pytest.fixture(scope="module")
+def pool(guest_path):
+    with SandboxPool(2, TEST_LIMITS, min_rows_per_worker=1) as p:
+        yield p
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_report_attacks_give_per_row_protocol_errors(sandbox, pool, attack):
+    src = tamper(attack)
+    for backend in (sandbox, pool):
+        single = [backend.score(src, **row) for row in ROWS]
+        batch = backend.score_batch(src, ROWS)
+        for results in (single, batch):
+            assert [r.error_kind for r in results] == [None, "protocol", None], results
+            assert results[0].score == results[2].score == 1.0 and math.isnan(results[1].score)
+            assert "malformed report" in results[1].message and bounded(results)
+    assert sandbox.score(NORMAL, "p", "42", "42", {}).score == 1.0
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_report_attacks_at_define_fail_every_row(sandbox, pool, attack):
+    src = tamper(attack, at_define=True)
+    for backend in (sandbox, pool):
+        results = [backend.score(src, **ROWS[0])] + backend.score_batch(src, ROWS)
+        assert [r.error_kind for r in results] == ["protocol"] * 4 and bounded(results)
+        report = backend.validate(src)
+        assert not report.ok and report.define_error.startswith("[protocol] malformed report")
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_report_attacks_on_cases_fail_validation_cleanly(sandbox, pool, attack):
+    for backend in (sandbox, pool):
+        report = backend.validate(tamper(attack))
+        assert not report.ok and report.cases == [] and len(report.define_error) < 1000
+        assert "CASES" in report.define_error
+
+
+def test_huge_message_through_the_cli_with_two_processes(guest_path, tmp_path, capsys):
+    from rlar_jax.cli import main
+
+    src = tmp_path / "tamper.py"
+    src.write_text(tamper("huge_message"))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in ROWS * 3))
+    assert main(["verifiers", "score", str(src), "--input", str(rows), "--processes", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["error_kind"] for line in lines] == [None, "protocol", None] * 3
+    assert max(map(len, lines)) < 1000
+
+
+def test_harness_is_not_in_sys_modules(sandbox):
+    res = sandbox.score("import sys\ndef score(*a):\n    print('verifier_guest' in sys.modules)\n    return 0.0\n",
+                        "", "", "", {})
+    assert res.ok and res.output.strip() == "False"

@@ -31,10 +31,13 @@ def test_pool_matches_in_process_results(pool, sandbox):
 
 def test_rows_are_spread_over_both_workers(pool):
     data = [dict(prompt="", response="", reference="")] * 16
-    # Each worker holds its own instance, so a counter restarts in the second half.
+    # Each worker scores its half on its own instance and audits it: a counter's last row scored 0.08
+    # there (8 rows) but 0.01 on a fresh instance, so both halves fail as history-dependent.
     counter = "N = 0\ndef score(*a):\n    global N\n    N += 1\n    return N / 100\n"
-    scores = [r.score for r in pool.score_batch(counter, data)]
-    assert scores == [i / 100 for i in range(1, 9)] * 2
+    results = pool.score_batch(counter, data)
+    assert [r.error_kind for r in results] == ["integrity"] * 16
+    for half in (results[0], results[8]):
+        assert "row 7 scored 0.08 in its call but 0.01 when re-scored" in half.message
 
 
 def test_culprit_rows_fail_alone_and_validate_works(pool):

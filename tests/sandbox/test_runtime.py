@@ -144,3 +144,28 @@ def test_source_sha256_is_the_identity():
     assert source_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     with pytest.raises(TypeError):
         source_sha256(b"abc")
+
+
+def test_total_guest_memory_is_capped_and_errors_name_the_settings(guest_path):
+    limits = Limits(fuel=400_000_000, memory_bytes=64 << 20, total_memory_bytes=128 << 20, output_bytes=4096)
+    assert limits.max_live_instances == 2
+    with Sandbox(limits) as sb:
+        for i in range(4):
+            assert sb.score(f"def score(*a):\n    return {i / 10}\n", "", "", "", {}).score == i / 10
+        # Two instances fit: each first call's audit instance took the second slot from the oldest.
+        assert sb.live_instances() == 1
+        res = sb.score("def score(*a):\n    x = bytearray(100 << 20)\n    return 0.0\n", "", "", "", {})
+        assert res.error_kind == "memory" and "Limits.memory_bytes = 64 MiB" in res.message
+        assert "Limits.total_memory_bytes = 128 MiB" in res.message
+    with pytest.raises(ValueError, match=r"total_memory_bytes must be an int >= Limits.memory_bytes \(1024 MiB\)"):
+        Limits(memory_bytes=1 << 30, total_memory_bytes=512 << 20)
+    assert Limits().total_memory_bytes == 2 << 30 and Limits().max_live_instances == 4  # 4 workers: 8 GiB at most
+    assert Limits(memory_bytes=3 << 30).total_memory_bytes == 3 << 30
+
+
+def test_validation_instances_are_never_reused_for_scoring(sandbox):
+    src = ("N = [0]\nCASES = [('q', 'a', '', {}, 0.5)]\n"
+           "def score(*a):\n    N[0] += 1\n    return 0.5 if N[0] == 1 else 0.0\n")
+    before = sandbox.live_instances()
+    assert sandbox.validate(src).ok and sandbox.live_instances() <= before  # nothing was cached
+    assert sandbox.score(src, "q", "a", "", {}).score == 0.5  # the scoring instance's first call

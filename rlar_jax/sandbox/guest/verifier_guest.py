@@ -7,6 +7,11 @@ host enforces from outside (fuel, epoch deadline, memory growth, wasm stack, pro
 
 Only modules imported while the component is built exist at run time, so the standard-library modules
 verifiers may use are imported below at build time.
+
+Nothing here is a security boundary against the verifier: it shares this interpreter and can reach and
+rewrite this module. The host checks every report (rlar_jax/sandbox/reports.py) and audits scores
+(rlar_jax/sandbox/audit.py); the private references below only keep honest reporting working when a
+verifier rebinds builtins for its own use.
 """
 
 import array
@@ -230,6 +235,9 @@ class WitWorld(wit_world.WitWorld):
         if _state["module"] is not None:
             raise _err(None, "define", "this instance already holds a verifier", "", 0.0)
         linecache.cache[FILENAME] = (_len(source), None, source.splitlines(True), FILENAME)
+        # Out of the verifier's obvious reach (the runtime holds its own reference to WitWorld). Frames
+        # and gc still reach this module, which is why the host trusts no report and audits scores.
+        sys.modules.pop(__name__, None)
         module = types.ModuleType("verifier")
         module.__file__ = FILENAME
         sys.modules["verifier"] = module  # dataclasses and friends look the module up by name
