@@ -23,6 +23,9 @@ class ConfigError(ValueError):
     """A configuration key is unknown or its value has the wrong type."""
 
 
+FLOAT_DTYPES = ("float32", "bfloat16", "float16")  # model.dtype / model.param_dtype
+
+
 # ---------------------------------------------------------------------------------------------- schema
 
 
@@ -31,11 +34,22 @@ class ModelSection:
     """The policy."""
 
     name: str = "smollm2-135m-instruct"  # known name, local path (HF dir or .gguf), HF hub id, or "random"
-    dtype: str = "float32"  # parameter/activation dtype: float32 | bfloat16
+    # Compute dtype (activations, forward and backward, and the weight copy rollouts sample with):
+    # float32 | bfloat16 | float16. bfloat16 on accelerators.
+    dtype: str = "float32"
+    # Master weights and optimizer state: float32 keeps AdamW updates far smaller than a bf16 ulp (lr 1e-6).
+    # bfloat16 (pure bf16) halves their memory but rounds small updates away; the trainer warns when
+    # optim.learning_rate is too small for it (rlar_jax.precision.min_learning_rate).
+    param_dtype: str = "float32"
     remat: bool = False  # rematerialise each layer in the backward pass (saves memory)
     # Only for name == "random": Hugging Face config.json keys of a randomly initialised model.
     random_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     random_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("dtype", "param_dtype"):
+            if getattr(self, key) not in FLOAT_DTYPES:
+                raise ValueError(f"{key} must be one of {list(FLOAT_DTYPES)}, got {getattr(self, key)!r}")
 
 
 @dataclasses.dataclass
@@ -160,6 +174,16 @@ class LossSection:
     kl_estimator: Literal["k1", "k3"] = "k3"
     num_iterations: int = 1  # μ: updates per generation batch
     mask_truncated_completions: bool = False
+    # Truncated importance sampling for the sampler/trainer mismatch (bf16 rollouts, fp32 update):
+    # each token's policy loss is weighted by min(exp(trainer logp - sampler logp), rollout_is_cap),
+    # per token ("token") or with one weight per sequence from its summed log-ratio ("sequence");
+    # "none" keeps the sampler's log-probs as the ratio's old policy. See rlar_jax/rollout_correction.py.
+    rollout_is: Literal["none", "token", "sequence"] = "none"
+    rollout_is_cap: float = 2.0  # > 0
+
+    def __post_init__(self) -> None:
+        if not self.rollout_is_cap > 0:
+            raise ValueError(f"rollout_is_cap must be > 0, got {self.rollout_is_cap!r}")
 
 
 @dataclasses.dataclass

@@ -84,9 +84,11 @@ def restore_params(policy: Any, cfg: ExperimentConfig, checkpoint: str | Path) -
 def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg: ExperimentConfig,
                        batch_size: int = 16) -> list[str]:
     """Greedy (eval_temperature) completions, one per example, in batches padded to the mesh's batch size."""
+    from rlar_jax.precision import ComputeCopy
     from rlar_jax.rollout import SamplingConfig, decode_completions, encode_prompts, generate
     from rlar_jax.sharding import BATCH_AXES
 
+    model = ComputeCopy(policy.model).get()  # compute-dtype weights, cast once for every batch
     s = cfg.sampling
     eos = tuple(policy.tokenizer.eos_ids)
     sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature, group_size=1,
@@ -98,7 +100,7 @@ def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg:
         chunk = list(examples[start:start + batch])
         padded = chunk + [chunk[0]] * (batch - len(chunk))  # one compiled shape for every batch
         ids = encode_prompts(policy.tokenizer, [list(e.messages) for e in padded])
-        rollout = generate(policy.model, ids, sampling, jax.random.key(0), pad_id=policy.tokenizer.pad_id,
+        rollout = generate(model, ids, sampling, jax.random.key(0), pad_id=policy.tokenizer.pad_id,
                            eos_ids=eos, mesh=mesh)
         out.extend(decode_completions(policy.tokenizer, rollout)[:len(chunk)])
     return out

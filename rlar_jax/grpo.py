@@ -16,6 +16,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
 from rlar_jax.losses import LOSSES, get_loss, register_loss  # noqa: F401  (re-exported)
+from rlar_jax.rollout_correction import check_rollout_is, mismatch_metrics, rollout_is_weights
 
 LogprobFn = Callable[[nnx.Module, dict], tuple[jax.Array, jax.Array]]
 SCALE_REWARDS = ("group", "batch", "none")
@@ -55,6 +56,12 @@ class GRPOConfig:
     max_completion_length: int = 256
     # G: completions sampled per prompt; groups are contiguous blocks of G in the batch. Must be >= 2.
     group_size: int = 8
+    # Truncated importance sampling against the sampler's log-probs (batch["sampler_logp"]), see
+    # rlar_jax/rollout_correction.py: "none", "token" or "sequence" (weight per token, or one weight per
+    # sequence from the sum of its tokens' log-ratios), each weight capped at rollout_is_cap (> 0).
+    # With it, old_logp is the trainer's own (absent with num_iterations 1: the step's forward pass).
+    rollout_is: str = "none"
+    rollout_is_cap: float = 2.0
 
     def __post_init__(self) -> None:
         def need(ok: bool, field: str, expected: str) -> None:
@@ -80,6 +87,7 @@ class GRPOConfig:
         need(is_int(self.max_completion_length) and self.max_completion_length >= 1,
              "max_completion_length", "an int >= 1")
         need(is_int(self.group_size) and self.group_size >= 2, "group_size", "an int >= 2")
+        check_rollout_is(self.rollout_is, self.rollout_is_cap, "GRPOConfig.")
 
 
 # ----------------------------------------------------------------------------------------- advantages
@@ -254,11 +262,20 @@ def _micro_loss(params, graphdef, rest, batch, cfg: GRPOConfig, logprob_fn: Logp
         if cfg.num_iterations > 1:
             raise ValueError("num_iterations > 1 needs batch['old_logp'] (else the ratio is always 1)")
         old = jax.lax.stop_gradient(logp)
+    sampler, extra, rollout_aux = batch.get("sampler_logp"), {}, {}
+    if sampler is not None:
+        # The trainer's log-probs before the update: old_logp under correction, else this forward pass.
+        train_old = old if cfg.rollout_is != "none" else jax.lax.stop_gradient(logp)
+        rollout_aux = mismatch_metrics(train_old, sampler, mask, cfg.rollout_is, cfg.rollout_is_cap)
+        if cfg.rollout_is != "none":
+            extra["is_weight"] = rollout_is_weights(train_old, sampler, mask, cfg.rollout_is, cfg.rollout_is_cap)
+    elif cfg.rollout_is != "none":
+        raise ValueError(f"rollout_is={cfg.rollout_is!r} needs batch['sampler_logp'] (the sampler's log-probs)")
     loss_sum, denom, aux = get_loss(cfg.loss_type)(
-        logp, old, batch.get("ref_logp"), batch["advantages"], mask, cfg
+        logp, old, batch.get("ref_logp"), batch["advantages"], mask, cfg, **extra
     )
     ent = jax.lax.stop_gradient(entropy.astype(jnp.float32))
-    aux = dict(aux, entropy=(jnp.sum(jnp.where(mask > 0, ent * mask, 0.0)), mask.sum()))
+    aux = dict(aux, **rollout_aux, entropy=(jnp.sum(jnp.where(mask > 0, ent * mask, 0.0)), mask.sum()))
     return loss_sum, (denom, aux)
 
 
@@ -333,9 +350,11 @@ def train_step(graphdef, params, rest, opt_state, batch: dict, *, cfg: GRPOConfi
                num_microbatches: int = 1, denom_offset: jax.Array | float = 0.0
                ) -> tuple[nnx.State, Any, dict[str, jax.Array]]:
     """One optimizer update on ``batch`` (dict of [N, ...] arrays: ``completion_mask`` [N, T] and
-    ``advantages`` [N] required; optional ``old_logp``, ``ref_logp`` [N, T], ``valid``, ``truncated``
-    [N]; the rest is for ``logprob_fn``). Returns (params, opt_state, metrics) with metrics loss, kl,
-    clip fractions, ratio, entropy, grad_norm (before clipping), lr, token counts, update_skipped.
+    ``advantages`` [N] required; optional ``old_logp``, ``ref_logp``, ``sampler_logp`` [N, T],
+    ``valid``, ``truncated`` [N]; the rest is for ``logprob_fn``). Returns (params, opt_state, metrics)
+    with metrics loss, kl, clip fractions, ratio, entropy, grad_norm (before clipping), lr, token
+    counts, update_skipped, and with ``sampler_logp`` the rollout/... mismatch metrics
+    (rlar_jax.rollout_correction.mismatch_metrics).
 
     Without a KL term (beta 0) every loss is a sum of advantage-weighted terms, so a batch whose
     advantages are all zero (every group's rewards equal: common with sparse rewards) has an exactly

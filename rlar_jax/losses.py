@@ -3,6 +3,8 @@
 Every loss has the signature
 ``loss(logp, old_logp, ref_logp, advantages, mask, cfg) -> (loss_sum, denominator, aux)``
 with ``logp``/``old_logp``/``ref_logp``/``mask`` of shape ``[N, T]`` and ``advantages`` of shape ``[N]``.
+The built-in losses also take ``is_weight`` (rollout importance weights), passed only when the rollout
+correction is on, so losses registered with the six arguments keep working.
 The batch loss is ``loss_sum / denominator``; because both are sums over samples, adding them up over
 micro-batches and dividing once at the end gives exactly the full-batch value (gradient accumulation
 without bias). ``aux`` maps a metric name to a ``(sum, count)`` pair with the same property.
@@ -73,12 +75,15 @@ def token_losses(
     advantages: jax.Array,
     mask: jax.Array,
     cfg: GRPOConfig,
+    is_weight: jax.Array | None = None,
 ) -> tuple[jax.Array, Aux]:
     """Per-token clipped surrogate (+ dual clip, + beta * KL) as f32[N, T], zero where ``mask`` is 0.
 
     ratio = exp(logp - old_logp); pg = -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A);
-    for A < 0 with ``cfg.dual_clip`` = c: pg = min(pg, -c * A). KL (beta > 0): k1 = logp - ref,
-    k3 = exp(ref - logp) - (ref - logp) - 1. Also returns the (sum, count) metrics.
+    for A < 0 with ``cfg.dual_clip`` = c: pg = min(pg, -c * A). ``is_weight`` f32[N, T] (rollout
+    importance weights, see rlar_jax.rollout_correction) multiplies pg, not the KL term, under a stop
+    gradient. KL (beta > 0): k1 = logp - ref, k3 = exp(ref - logp) - (ref - logp) - 1. Also returns the
+    (sum, count) metrics.
     """
     _check_shapes(logp, old_logp, ref_logp, advantages, mask)
     if cfg.beta > 0 and ref_logp is None:
@@ -99,6 +104,8 @@ def token_losses(
         dual_hit = (adv < 0) & (pg > cap) & on
         pg = jnp.where(adv < 0, jnp.minimum(pg, cap), pg)
         aux["clip_dual"] = dual_hit
+    if is_weight is not None:
+        pg = pg * sg(is_weight.astype(jnp.float32))
     tok = pg
     kl = None
     if ref_logp is not None:
@@ -124,37 +131,37 @@ def _seq_valid(mask: jax.Array) -> jax.Array:
 
 
 @register_loss("grpo")
-def grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg):
+def grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Per-sequence token mean, then mean over valid sequences (DeepSeekMath GRPO)."""
-    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg)
+    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
     ntok = jnp.where(mask > 0, mask, 0).astype(jnp.float32).sum(-1)
     seq_mean = tok.sum(-1) / jnp.maximum(ntok, 1.0)
     return seq_mean.sum(), _seq_valid(mask).sum().astype(jnp.float32), aux
 
 
 @register_loss("dr_grpo")
-def dr_grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg):
+def dr_grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token-loss sum over N_valid * max_completion_length (Dr. GRPO constant normaliser)."""
     if logp.shape[-1] > cfg.max_completion_length:
         raise ValueError(
             f"dr_grpo: completion axis T={logp.shape[-1]} exceeds "
             f"max_completion_length={cfg.max_completion_length}"
         )
-    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg)
+    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
     n_valid = _seq_valid(mask).sum().astype(jnp.float32)
     return tok.sum(), n_valid * float(cfg.max_completion_length), aux
 
 
 @register_loss("dapo")
-def dapo_loss(logp, old_logp, ref_logp, advantages, mask, cfg):
+def dapo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token mean over every valid token of the whole (accumulated) batch (DAPO token-level loss)."""
-    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg)
+    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
     return tok.sum(), jnp.where(mask > 0, mask, 0).astype(jnp.float32).sum(), aux
 
 
 @register_loss("bnpo")
-def bnpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg):
+def bnpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token mean within this micro-batch; micro-batches then averaged with equal weight."""
-    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg)
+    tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
     ntok = jnp.where(mask > 0, mask, 0).astype(jnp.float32).sum()
     return tok.sum() / jnp.maximum(ntok, 1.0), (ntok > 0).astype(jnp.float32), aux

@@ -34,7 +34,8 @@ def mesh_rules(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any] | None = None) -> Policy:
     """Load `section.name` (known name, path or hub id) or, for "random", initialise a model from
-    `section.random_config` (Hugging Face config keys) with a byte-level tokenizer."""
+    `section.random_config` (Hugging Face config keys) with a byte-level tokenizer. Parameters are held
+    in `section.param_dtype`, activations computed in `section.dtype`."""
     rules = rules or dict(DEFAULT_RULES)
     if section.name == "random":
         from rlar_jax.models.byte_tokenizer import byte_level_tokenizer
@@ -45,7 +46,7 @@ def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any]
             raise ValueError(f"model.random_config.vocab_size must be >= {tokenizer.vocab_size} "
                              f"(byte-level tokenizer), got {hf['vocab_size']}")
         cfg = ModelConfig.from_hf_dict(hf, source="model.random_config", dtype=section.dtype,
-                                       param_dtype=section.dtype, remat=section.remat,
+                                       param_dtype=section.param_dtype, remat=section.remat,
                                        eos_token_ids=tuple(tokenizer.eos_ids))
         model = CausalLM(cfg, rngs=nnx.Rngs(section.random_seed))
         if mesh is not None:
@@ -53,7 +54,7 @@ def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any]
         return Policy(model, cfg, tokenizer)
     from rlar_jax.models import load_model
 
-    lm = load_model(section.name, dtype=section.dtype, mesh=mesh, rules=rules)
+    lm = load_model(section.name, dtype=section.dtype, param_dtype=section.param_dtype, mesh=mesh, rules=rules)
     if section.remat:
         lm.model.cfg = lm.config = lm.config.replace(remat=True)
         lm.model.model.cfg = lm.config

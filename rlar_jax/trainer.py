@@ -32,6 +32,7 @@ from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_repo
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.policy import build_policy, mesh_rules, param_count
+from rlar_jax.precision import ComputeCopy, warn_if_lr_too_small
 from rlar_jax.rewards.base import RewardFn, check_rewards
 from rlar_jax.rewards.system import describe
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
@@ -81,6 +82,8 @@ class Trainer:
         self.is_main = jax.process_index() == 0
         self.mesh = make_mesh(MeshConfig(cfg.mesh.data, cfg.mesh.fsdp, cfg.mesh.tensor))
         self.policy = build_policy(cfg.model, self.mesh, mesh_rules(cfg.mesh.rules))
+        self.sampler = ComputeCopy(self.policy.model)  # rollouts and evaluation sample with this
+        warn_if_lr_too_small(self.policy.model, cfg.optim.learning_rate)
         self.run_dir = Path(cfg.trainer.run_dir)
         self.reward_fn = reward_fn if reward_fn is not None else self._default_reward_fn()
         from rlar_jax.rewards.static import eval_reward_fn
@@ -99,7 +102,8 @@ class Trainer:
                                epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,
                                kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
                                mask_truncated_completions=L.mask_truncated_completions,
-                               max_completion_length=s.max_new_tokens, group_size=s.group_size)
+                               max_completion_length=s.max_new_tokens, group_size=s.group_size,
+                               rollout_is=L.rollout_is, rollout_is_cap=L.rollout_is_cap)
         o = cfg.optim
         self.tx = make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
                                  o.b1, o.b2, o.max_grad_norm)
@@ -140,7 +144,7 @@ class Trainer:
                  ) -> tuple[Rollout, list[str], dict[str, float]]:
         timings: dict[str, float] = {}
         prompt_ids = encode_prompts(self.policy.tokenizer, [list(e.messages) for e in examples])
-        rollout = generate(self.policy.model, prompt_ids, sampling, key, pad_id=self.policy.tokenizer.pad_id,
+        rollout = generate(self.sampler.get(), prompt_ids, sampling, key, pad_id=self.policy.tokenizer.pad_id,
                            eos_ids=tuple(self.policy.tokenizer.eos_ids), mesh=self.mesh, timings=timings)
         texts = decode_completions(self.policy.tokenizer, rollout, self.mesh)
         return rollout, texts, timings
@@ -206,9 +210,16 @@ class Trainer:
         tokens = jnp.concatenate([rollout.prompt_ids, rollout.completion_ids], axis=1)
         attn = jnp.concatenate([rollout.prompt_mask, rollout.completion_mask], axis=1)
         batch = {"tokens": tokens, "attn_mask": attn, "completion_mask": rollout.completion_mask,
-                 "old_logp": rollout.logprobs, "advantages": adv, "valid": valid, "truncated": rollout.truncated}
+                 "old_logp": rollout.logprobs, "sampler_logp": rollout.logprobs, "advantages": adv,
+                 "valid": valid, "truncated": rollout.truncated}
+        if self.grpo.rollout_is != "none":
+            # The ratio's old policy is then the trainer's own: with mu = 1 the step's forward pass gives
+            # it, otherwise one pass now under the params before this step's updates.
+            del batch["old_logp"]
+            if self.grpo.num_iterations > 1:
+                batch["old_logp"] = self._logp_under(nnx.state(self.policy.model, nnx.Param), batch)
         if self.ref_state is not None:
-            batch["ref_logp"] = self._ref_logp(self.ref_state, batch)
+            batch["ref_logp"] = self._logp_under(self.ref_state, batch)
         return batch, rewards
 
     def _step_for(self, rows: int):
@@ -218,7 +229,8 @@ class Trainer:
             self._step_fns[k] = make_train_step(self.graphdef, self.grpo, self.tx, self.logprob_fn, k)
         return self._step_fns[k]
 
-    def _ref_logp(self, ref_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
+    def _logp_under(self, param_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
+        """Completion log-probs of `batch` under the given params (the reference, or the current ones)."""
         if not hasattr(self, "_ref_fn"):
             _, _, rest = nnx.split(self.policy.model, nnx.Param, ...)
 
@@ -227,7 +239,12 @@ class Trainer:
 
             self._ref_fn = jax.jit(ref_fn)
             self._ref_rest = rest
-        return jax.lax.stop_gradient(self._ref_fn(ref_state, self._ref_rest, batch))
+        return jax.lax.stop_gradient(self._ref_fn(param_state, self._ref_rest, batch))
+
+    def _set_params(self, params: Any) -> None:
+        """Write `params` into the policy; the sampling copy is cast again before the next rollout."""
+        nnx.update(self.policy.model, params)
+        self.sampler.invalidate()
 
     def run(self) -> dict[str, Any]:
         """Train for `trainer.steps` steps (resuming if a checkpoint exists); returns the summary."""
@@ -253,7 +270,7 @@ class Trainer:
                 before = None
             logger.truncate_from(start)
             log.info("resumed from step %d (data position %d)", start, position)
-        nnx.update(self.policy.model, params)
+        self._set_params(params)
         if tc.eval_before and start == 0 and self.eval_examples:
             before = self.evaluate(self.eval_examples)
             summary["eval_before"] = before.metrics()
@@ -281,16 +298,20 @@ class Trainer:
             rewards_local, provenance = self._rewards(current)
             rollout, timings = current.rollout, current.timings
             t0 = time.perf_counter()
+            self.sampler.invalidate()  # this step's rollouts exist: free the compute copy for the update
             batch, _ = self._train_batch(rollout, rewards_local)
             offset, n_rows = 0.0, self._rows
             if self.live_groups is not None:
                 batch, offset, n_rows = self.live_groups(batch)
             step_fn = self._step_for(n_rows)
+            ms = []
             for _ in range(self.grpo.num_iterations):
                 params, opt_state, m = step_fn(params, rest, opt_state, batch, offset)
-            m = dict(jax.device_get(m), update_rows=n_rows)
+                ms.append(m)
+            ms = jax.device_get(ms)  # rollout/...: the sampler/trainer mismatch before the first update
+            m = dict(ms[-1], **{k: v for k, v in ms[0].items() if k.startswith("rollout/")}, update_rows=n_rows)
             timings["update"] = time.perf_counter() - t0
-            nnx.update(self.policy.model, params)
+            self._set_params(params)
             position += B
             timings["step"] = time.perf_counter() - t_step
             rewards = gather(rewards_local)

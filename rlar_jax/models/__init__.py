@@ -20,13 +20,15 @@ __all__ = [
 
 
 def load_model(name_or_path: str, *, head: str = "causal_lm", dtype: str = "float32", mesh: Mesh | None = None,
-               rules: Mapping | None = None) -> LoadedModel:
+               rules: Mapping | None = None, param_dtype: str | None = None) -> LoadedModel:
     """Load a model by known name (e.g. "smollm2-135m-instruct", pulled into the cache if needed), local
     path (GGUF file, directory with one .gguf, HF safetensors directory) or HF hub repo id.
 
-    head: "causal_lm" or "seq_cls"; dtype: parameter and activation dtype; mesh/rules: place each
-    parameter in its sharding (default rules: `rlar_jax.sharding.DEFAULT_RULES`).
+    head: "causal_lm" or "seq_cls"; dtype: activation (compute) dtype; param_dtype: parameter dtype
+    (default: `dtype`); mesh/rules: place each parameter in its sharding (default rules:
+    `rlar_jax.sharding.DEFAULT_RULES`).
     """
     from rlar_jax.models.sources import resolve_model
 
-    return load_path(resolve_model(name_or_path), head=head, dtype=dtype, mesh=mesh, rules=rules)
+    return load_path(resolve_model(name_or_path), head=head, dtype=dtype, mesh=mesh, rules=rules,
+                     param_dtype=param_dtype)

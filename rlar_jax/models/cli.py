@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="known name, GGUF file, checkpoint directory or run directory")
     ex.add_argument("out", help="output directory")
     ex.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
-                    help="parameter dtype written (default: the run's model.dtype, float32 for models)")
+                    help="parameter dtype written (default: the run's model.param_dtype, float32 for models)")
     ex.add_argument("--config", default=None,
                     help="runs: the experiment YAML it was trained with (default: the run's config.json)")
     ex.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="runs with --config: its dotted overrides")

@@ -59,7 +59,8 @@ def experiment_config(path: str | Path, config: str | Path | None = None,
 def export_run(path: str | Path, out_dir: str | Path, *, config: str | Path | None = None,
                overrides: list[str] | tuple[str, ...] = (), dtype: str | None = None) -> tuple[Path, int]:
     """Write the policy of a run's latest checkpoint (or of the given step's folder) to `out_dir` as an HF
-    safetensors directory; returns (out_dir, restored step). `dtype` overrides the run's model dtype."""
+    safetensors directory; returns (out_dir, restored step). `dtype` overrides the run's model.param_dtype
+    (the dtype of the written tensors)."""
     import dataclasses
 
     from rlar_jax.evaluate import restore_params
@@ -72,7 +73,7 @@ def export_run(path: str | Path, out_dir: str | Path, *, config: str | Path | No
                                 "checkpoint step")
     cfg = experiment_config(path, config, overrides)
     if dtype is not None:
-        cfg.model = dataclasses.replace(cfg.model, dtype=dtype)
+        cfg.model = dataclasses.replace(cfg.model, param_dtype=dtype)
     policy = build_policy(cfg.model, None)
     step = restore_params(policy, cfg, path)
     tokenizer = policy.tokenizer
