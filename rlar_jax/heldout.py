@@ -68,23 +68,33 @@ def _summary(scores: np.ndarray, prefix: str) -> dict[str, float | int]:
             f"{prefix}/n": int(scores.size), f"{prefix}/failed": int(np.isnan(scores).sum())}
 
 
+def prompt_chars(example: Example) -> int:
+    """Characters in an example's messages: a cheap proxy of its prompt length in tokens."""
+    return sum(len(m.get("content", "")) for m in example.messages)
+
+
 def score_prompts(examples: Sequence[Example], respond: Callable[[list[Example]], list[str]],
-                  score: Callable[[list[Example], list[str]], np.ndarray], batch: int = 16) -> HeldOutScores:
+                  score: Callable[[list[Example], list[str]], np.ndarray], batch: int = 16,
+                  length: Callable[[Example], int] | None = prompt_chars) -> HeldOutScores:
     """Every process answers and scores its contiguous share of `examples` in batches; the scores are
     gathered, so every process returns all of them in example order.
 
     respond(chunk) -> one response per example; score(chunk, responses) -> one score per response.
-    Chunks are padded with `examples[0]` so every process runs the same shapes.
+    Chunks are padded with `examples[0]` so every process runs the same shapes. With `length`, each
+    process batches its share shortest-first: a batch is left-padded to the bucket of its longest prompt,
+    so batching prompts of similar length cuts the padded positions the prefill and decode compute.
     """
     n_proc, rank = jax.process_count(), jax.process_index()
     per = math.ceil(len(examples) / n_proc)
     mine = list(examples[rank * per:(rank + 1) * per])
+    order = sorted(range(len(mine)), key=lambda j: length(mine[j])) if length else list(range(len(mine)))
     local = np.full(per, np.nan, np.float32)
     for i in range(0, per, batch):
-        chunk = mine[i:i + batch]
+        idx = order[i:i + batch]
+        chunk = [mine[j] for j in idx]
         real = len(chunk)
         chunk = chunk + [examples[0]] * (min(batch, per - i) - real)  # equal shapes on every process
-        local[i:i + real] = np.asarray(score(chunk, respond(chunk)), np.float32)[:real]
+        local[idx] = np.asarray(score(chunk, respond(chunk)), np.float32)[:real]
     # Process r's share sits at r*per..: the padding is all at the end, past len(examples).
     scores = gather(local)[:len(examples)].astype(np.float64)
     return HeldOutScores([e.uid for e in examples], [e.task for e in examples], scores)

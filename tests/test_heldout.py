@@ -55,10 +55,26 @@ def test_score_prompts_keeps_example_order_across_padded_batches():
         assert [e.query for e in chunk] == texts
         return np.array([np.nan if e.uid == "src:3" else int(e.uid.split(":")[1]) / 10 for e in chunk])
 
-    s = score_prompts(examples, respond, score, batch=3)
+    s = score_prompts(examples, respond, score, batch=3, length=None)
     assert calls == [["src:0", "src:1", "src:2"], ["src:3", "src:4", "src:5"], ["src:6"]]
     assert s.uids == [e.uid for e in examples] and s.tasks == ["math"] * 5 + ["code"] * 2
     np.testing.assert_allclose(s.scores, [0.0, 0.1, 0.2, np.nan, 0.4, 0.5, 0.6], rtol=1e-6)
+
+
+def test_score_prompts_batches_by_length_and_returns_example_order():
+    lengths = [30, 5, 18, 2, 40, 11, 7]
+    examples = [Example(messages=({"role": "user", "content": "x" * n},), reference="", task="t", uid=f"src:{i}")
+                for i, n in enumerate(lengths)]
+    calls = []
+
+    def respond(chunk):
+        calls.append([len(e.query) for e in chunk])
+        return [e.query for e in chunk]
+
+    s = score_prompts(examples, respond, lambda chunk, texts: np.array([len(t) for t in texts], float), batch=3)
+    assert calls == [[2, 5, 7], [11, 18, 30], [40]]  # shortest first
+    assert s.uids == [e.uid for e in examples]
+    np.testing.assert_array_equal(s.scores, lengths)
 
 
 def test_gain_report_needs_the_same_prompts():
