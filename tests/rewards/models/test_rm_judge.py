@@ -58,8 +58,9 @@ def test_smollm2_judge(smol):
     scores = np.array(judge(prompts, responses, [""] * len(prompts), [{}] * len(prompts)))
     n = len(EASY)
     wins = int(np.sum(scores[:n] > scores[n:]))
-    print(f"SmolLM2-135M judge: correct > wrong on {wins}/{n} easy pairs; good {np.round(scores[:n], 3)}, "
-          f"bad {np.round(scores[n:], 3)}")
+    # Measured: 4 of the 8 easy pairs, chance. This is why the catalog's evidence keeps the 135M judge
+    # out of instruction plans; a change here means the judge's numerics changed, so re-measure that.
+    assert wins == 4, (wins, np.round(scores[:n], 3), np.round(scores[n:], 3))
     assert np.all((scores >= 0) & (scores <= 1))
     # Batching and left padding change nothing: one row alone gives the same score.
     alone = judge([prompts[5]], [responses[5]], [""], [{}])[0]
@@ -67,5 +68,4 @@ def test_smollm2_judge(smol):
     # The rubric does make the model answer yes/no: most next-token mass is on those words for some rows.
     ly, ln = judge.log_probs([judge.prompt_text(p, r) for p, r in zip(prompts, responses)])
     mass = np.exp(np.logaddexp(ly, ln))
-    print(f"p(yes)+p(no) of the next token: mean {mass.mean():.3f}")
-    assert mass.mean() > 0.1
+    assert mass.mean() == pytest.approx(0.282, abs=0.01)  # measured 0.282
