@@ -139,7 +139,7 @@ def test_debug_shows_the_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback (most recent call last)" in proc.stderr
     last = [line for line in proc.stderr.splitlines() if line.strip()][-1]
-    assert last.startswith("rlar_jax.config.ConfigError: unknown config key(s) trainer.stepz")
+    assert last.startswith("rlar_jax.schema.ConfigError: unknown config key(s) trainer.stepz")
     assert "error: " not in proc.stderr
 
 
