@@ -27,7 +27,7 @@ class ProtocolError(Exception):
 
 def report_cap(output_bytes: int) -> int:
     """Largest single report the host parses: output, message and traceback, each char JSON-escaped
-    to at most 12 bytes (a surrogate pair's two \\uXXXX escapes), plus the frame."""
+    to at most 12 bytes (a surrogate pair's two \\uHHHH escapes), plus the frame."""
     return 12 * (output_bytes + 2 * TRACEBACK_CAP) + 4096
 
 
