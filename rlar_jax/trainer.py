@@ -231,15 +231,15 @@ class Trainer:
 
     def _logp_under(self, param_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
         """Completion log-probs of `batch` under the given params (the reference, or the current ones)."""
-        if not hasattr(self, "_ref_fn"):
+        if not hasattr(self, "_logp_fn"):
             _, _, rest = nnx.split(self.policy.model, nnx.Param, ...)
 
-            def ref_fn(params, rest, batch):
+            def logp_fn(params, rest, batch):
                 return self.logprob_fn(nnx.merge(self.graphdef, params, rest), batch)[0]
 
-            self._ref_fn = jax.jit(ref_fn)
-            self._ref_rest = rest
-        return jax.lax.stop_gradient(self._ref_fn(param_state, self._ref_rest, batch))
+            self._logp_fn = jax.jit(logp_fn)
+            self._logp_rest = rest
+        return jax.lax.stop_gradient(self._logp_fn(param_state, self._logp_rest, batch))
 
     def _set_params(self, params: Any) -> None:
         """Write `params` into the policy; the sampling copy is cast again before the next rollout."""
