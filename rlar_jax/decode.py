@@ -11,6 +11,7 @@ and writes its new key/value in place. Projections and MLP are `transformer`'s o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ from rlar_jax.models.transformer import (CausalLM, KVCache, attention_inputs, de
                                          rope_inv_freq)
 
 LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
+KEY_SLOT_AXIS, VALUE_SLOT_AXIS = 3, 2  # keys [R, K, head_dim, S], values [R, K, S, head_dim]
 
 
 def unstack_layers(model: CausalLM) -> list[dict[str, jax.Array]]:
@@ -29,9 +31,18 @@ def unstack_layers(model: CausalLM) -> list[dict[str, jax.Array]]:
 
 
 def split_cache(cache: KVCache) -> LayerCache:
-    """[layers, batch, slots, kv_heads, head_dim] -> per-layer [batch, kv_heads, slots, head_dim]."""
-    per_layer = lambda a: tuple(jnp.swapaxes(a[i], 1, 2) for i in range(a.shape[0]))  # noqa: E731
-    return per_layer(cache.k), per_layer(cache.v)
+    """[layers, batch, slots, kv_heads, head_dim] -> per-layer keys [batch, kv_heads, head_dim, slots] and
+    values [batch, kv_heads, slots, head_dim]."""
+    keys = tuple(jnp.transpose(cache.k[i], (0, 2, 3, 1)) for i in range(cache.k.shape[0]))
+    values = tuple(jnp.swapaxes(cache.v[i], 1, 2) for i in range(cache.v.shape[0]))
+    return keys, values
+
+
+def map_slots(fn: Callable[..., jax.Array], *caches: LayerCache) -> LayerCache:
+    """Apply ``fn(*arrays, axis=slot_axis)`` to each layer's keys and values across `caches`."""
+    keys = tuple(fn(*ks, axis=KEY_SLOT_AXIS) for ks in zip(*(c[0] for c in caches)))
+    values = tuple(fn(*vs, axis=VALUE_SLOT_AXIS) for vs in zip(*(c[1] for c in caches)))
+    return keys, values
 
 
 def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: LayerCache, tokens: jax.Array,
@@ -47,19 +58,20 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
     G = cfg.num_heads // K
     inv_freq = rope_inv_freq(cfg)
     pos = positions[:, None]
-    S = cache[0][0].shape[2]
+    S = cache[1][0].shape[VALUE_SLOT_AXIS]
     allowed = (kv_mask & (jnp.arange(S)[None, :] <= slot))[:, None, None, :]  # [R, 1, 1, S]
     x = jnp.take(model.model.embed[...], tokens, axis=0).astype(dt)  # [R, D]
     keys, values = list(cache[0]), list(cache[1])
     for i, w in enumerate(layers):
         q, k, v = (a[:, 0] for a in attention_inputs(cfg, w, x[:, None], pos, inv_freq))
-        keys[i] = jax.lax.dynamic_update_slice(keys[i], k[:, :, None].astype(keys[i].dtype), (0, 0, slot, 0))
+        keys[i] = jax.lax.dynamic_update_slice(keys[i], k[..., None].astype(keys[i].dtype), (0, 0, 0, slot))
         values[i] = jax.lax.dynamic_update_slice(values[i], v[:, :, None].astype(values[i].dtype), (0, 0, slot, 0))
-        qg = q.reshape(R, K, G, hd)
-        scores = jnp.einsum("rkgd,rksd->rkgs", qg, keys[i].astype(dt)).astype(jnp.float32) / math.sqrt(hd)
+        qg = q.reshape(R, K, G, hd, 1).astype(jnp.float32)
+        scores = jnp.sum(qg * keys[i][:, :, None].astype(jnp.float32), axis=-2) / math.sqrt(hd)  # [R, K, G, S]
         scores = jnp.where(allowed, scores, jnp.finfo(jnp.float32).min)
-        probs = jax.nn.softmax(scores, axis=-1).astype(dt)
-        attn = jnp.einsum("rkgs,rksd->rkgd", probs, values[i].astype(dt)).reshape(R, K * G, hd)
+        probs = jax.nn.softmax(scores, axis=-1)
+        attn = jnp.sum(probs[..., None] * values[i][:, :, None].astype(jnp.float32), axis=-2)  # [R, K, G, hd]
+        attn = attn.reshape(R, K * G, hd).astype(dt)
         x = x + dense(attn, w["wo"].astype(dt), 2)
         x = mlp_block(cfg, w, x)
     x = rms_norm(x, model.model.final_norm[...], cfg.rms_norm_eps)
@@ -78,8 +90,17 @@ def argmax(x: jax.Array) -> jax.Array:
 
 
 def _categorical(key: jax.Array, logits: jax.Array) -> jax.Array:
-    """Gumbel-max sampling (what `jax.random.categorical` does), with the cheaper argmax."""
-    return argmax(logits + jax.random.gumbel(key, logits.shape, logits.dtype))
+    """One token per row drawn from softmax(logits) by inverse CDF: the first index whose cumulative
+    probability reaches u * total, u ~ U(0, 1].
+
+    Same distribution as Gumbel-max (`jax.random.categorical`), but one random number per row instead of
+    one per vocabulary entry: ~4x cheaper on CPU for [16-64, 49152] (threefry dominates Gumbel-max).
+    u > 0 and the strict `<` never pick a zero-probability (masked, -inf) token.
+    """
+    cdf = jnp.cumsum(jax.nn.softmax(logits.astype(jnp.float32), axis=-1), axis=-1)
+    u = 1.0 - jax.random.uniform(key, (*logits.shape[:-1], 1))
+    tok = jnp.sum(cdf < u * cdf[..., -1:], axis=-1, dtype=jnp.int32)
+    return jnp.minimum(tok, logits.shape[-1] - 1)
 
 
 def _keep_top_p(sorted_logits: jax.Array, top_p: float) -> jax.Array:

@@ -27,7 +27,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rlar_jax.decode import LayerCache, decode_step, sample_tokens, split_cache, unstack_layers
+from rlar_jax.decode import LayerCache, decode_step, map_slots, sample_tokens, split_cache, unstack_layers
 from rlar_jax.models.transformer import init_cache
 from rlar_jax.sharding import BATCH_AXES, host_local, process_max, to_global, batch_sharding
 
@@ -108,7 +108,7 @@ class Rollout:
 
 # ------------------------------------------------------------------------------------ jitted stages
 def _cache_spec(mesh: Mesh | None, kv_heads: int) -> NamedSharding | None:
-    """Per-layer cache [rows, kv_heads, slots, head_dim]: rows over (data, fsdp), heads over tensor."""
+    """Per-layer cache [rows, kv_heads, ...]: rows over (data, fsdp), heads over tensor."""
     if mesh is None:
         return None
     heads = "tensor" if kv_heads % mesh.shape["tensor"] == 0 else None
@@ -131,8 +131,11 @@ def _prefill(graphdef: Any, state: Any, tokens: jax.Array, mask: jax.Array, *, g
     positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
     h, cache = model.hidden(tokens, positions, mask, init_cache(model.cfg, B, Pl), 0)
     logits = jnp.repeat(model.logits(h[:, -1]), group_size, axis=0)
-    pad = ((0, 0), (0, 0), (0, total_slots - Pl), (0, 0))
-    cache = jax.tree.map(lambda a: jnp.pad(jnp.repeat(a, group_size, axis=0), pad), split_cache(cache))
+    def grow(a: jax.Array, axis: int) -> jax.Array:
+        pad = [(0, total_slots - Pl if d == axis else 0) for d in range(a.ndim)]
+        return jnp.pad(jnp.repeat(a, group_size, axis=0), pad)
+
+    cache = map_slots(grow, split_cache(cache))
     return logits, _constrain(cache, _cache_spec(mesh, model.cfg.num_kv_heads))
 
 
@@ -191,7 +194,8 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
         # The step sampling token t feeds slot Pl + t - 1, so this window serves t <= size - Pl and its
         # attention reads only the first `size` slots.
         last_t = size - Pl
-        win = _constrain(jax.tree.map(lambda a: a[:, :, :size], cache), spec)
+        win = _constrain(map_slots(lambda a, axis, size=size: jax.lax.slice_in_dim(a, 0, size, axis=axis), cache),
+                         spec)
         win_mask = kv_mask[:, :size]
 
         def cond(c: tuple[dict, LayerCache], last_t: int = last_t) -> jax.Array:
@@ -204,7 +208,8 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
             return record(carry, t, *sample(logits, jax.random.fold_in(key, t))), _constrain(kv, spec)
 
         carry, win = jax.lax.while_loop(cond, body, (carry, win))
-        cache = jax.tree.map(lambda full, w: full.at[:, :, start:size].set(w[:, :, start:]), cache, win)
+        cache = map_slots(lambda full, w, axis, start=start, size=size: jax.lax.dynamic_update_slice_in_dim(
+            full, jax.lax.slice_in_dim(w, start, size, axis=axis), start, axis), cache, win)
         start = size
     out = dict(ids=carry["ids"], mask=carry["mask"], logprobs=carry["logprobs"],
                lengths=jnp.sum(carry["mask"], axis=1).astype(jnp.int32), truncated=~carry["done"])
