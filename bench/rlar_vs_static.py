@@ -9,7 +9,8 @@ held-out prompts, changing only the training reward:
 and reads each run's held-out gains (fixed per-family metric, paired bootstrap 95% CI) from summary.json.
 
 Run: .venv/bin/python bench/rlar_vs_static.py [--systems rlar static judge] [KEY=VALUE ...]
-(overrides go to every run, e.g. trainer.steps=12 to shorten them). Ends with one JSON line:
+(overrides go to every run, e.g. trainer.steps=12 to shorten them). --keep adds to the results already in
+--out (run the systems one at a time; a kept system must have used the same overrides). Ends with one JSON line:
 ours = RLAR's overall gain, peer = the best static system's overall gain, ratio = ours / peer (or the
 difference when the peer's gain is not positive; see `ratio_kind`).
 """
@@ -48,19 +49,32 @@ def gains(summary: dict) -> dict[str, dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    p.add_argument("--systems", nargs="*", default=list(SYSTEMS), choices=list(SYSTEMS),
+                   help="systems to train (with --keep and none: only print the saved results)")
     p.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     p.add_argument("--out", default="runs/rlar_vs_static")
+    p.add_argument("--keep", action="store_true", help="add to the systems already in OUT/results.json")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results, seconds = {}, {}
+    results, seconds, loads = {}, {}, {}
+    saved = out / "results.json"
+    if args.keep and saved.exists():
+        prev = json.loads(saved.read_text())
+        if prev.get("overrides", []) != args.overrides:
+            raise SystemExit(f"{saved} was run with overrides {prev.get('overrides')}, not {args.overrides}: "
+                             "a comparison needs the same settings (drop --keep or use another --out)")
+        results, seconds, loads = prev["gains"], prev["seconds"], prev.get("load", {})
+    elif not args.systems:
+        raise SystemExit("--systems needs at least one system (or --keep, to print saved results)")
     for system in args.systems:
         t0 = time.perf_counter()
         results[system] = gains(run(system, args.config, out / system, args.overrides))
         seconds[system] = time.perf_counter() - t0
-        (out / "results.json").write_text(json.dumps({"gains": results, "seconds": seconds}, indent=2))
+        loads[system] = os.getloadavg()[1]  # 5-minute load at the end of the run
+        saved.write_text(json.dumps({"gains": results, "seconds": seconds, "load": loads,
+                                     "overrides": args.overrides}, indent=2))
     tasks = list(next(iter(results.values())))
     print(f"held-out gain (after - before) with paired bootstrap 95% CI; load {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs; overrides: {' '.join(args.overrides) or 'none'}\n")
@@ -71,7 +85,8 @@ def main() -> None:
             g = results[s][task]
             cells.append(f"{g['before']:.3f}->{g['after']:.3f} {g['gain']:+.3f} [{g['ci_low']:+.3f},{g['ci_high']:+.3f}]")
         print(f"{task:<10} " + " ".join(f"{c:>28}" for c in cells))
-    print("run seconds: " + ", ".join(f"{s} {v:.0f}" for s, v in seconds.items()))
+    print("run seconds: " + ", ".join(f"{s} {v:.0f} (5-min load {loads.get(s, float('nan')):.1f})"
+                                      for s, v in seconds.items()))
     ours = results.get("rlar", {}).get("overall", {}).get("gain", float("nan"))
     statics = [results[s]["overall"]["gain"] for s in results if s != "rlar"]
     peer = max(statics) if statics else float("nan")
