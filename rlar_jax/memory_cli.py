@@ -39,9 +39,10 @@ def _advice(plan: MemoryPlan, phase: str, part: str) -> str:
     s, mc = plan.shapes, plan.model
     slots = s.prompt_len + s.new_tokens
     if part == "activations" and phase == TRAIN:
+        remat = "" if mc.remat else "enable model.remat / "
         return (f"trainer.micro_batch_size={s.micro_rows} ({s.per_device(s.micro_rows)} rows per device) x "
                 f"{slots - 1} tokens, model.remat={str(mc.remat).lower()}: reduce trainer.micro_batch_size / "
-                "enable model.remat / more mesh.fsdp")
+                f"{remat}more mesh.fsdp")
     if phase == HELDOUT and part in ("KV cache", "activations"):
         return (f"trainer.eval_batch_size={s.eval_rows} rows x {slots} slots: reduce trainer.eval_batch_size "
                 "/ shorter sampling.max_new_tokens")

@@ -159,7 +159,7 @@ def measure_train_step(cfg: ExperimentConfig, shapes: Shapes) -> dict[str, Any]:
     del policy
     _trim()
     before = _status_kib("VmRSS") * 1024
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (VmHWM) to the current size
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the high-water mark (VmHWM) to the current size
     out = compiled(params, rest, opt_state, batch, offset)
     jax.block_until_ready(out)
     hwm = _status_kib("VmHWM") * 1024

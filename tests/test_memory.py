@@ -163,6 +163,16 @@ def test_activations_verdict_names_micro_batch_and_remat():
     assert train.largest()[0] == "activations"
     fits, line = verdict(plan, train.peak // 2)
     assert not fits and "in the train step; largest part: activations" in line
+    # with remat the optimizer state outweighs the activations here
+    with_remat = verdict(_plan(DEFAULT, "model.remat=true", "trainer.eval_batch_size=16", prompt_len=160),
+                         1 << 30)[1]
+    assert with_remat.endswith("train step; largest part: optimizer state 1.00 GiB (0.13B parameters in "
+                               "model.param_dtype=float32 over mesh.fsdp x mesh.tensor = 1 shard(s): more mesh.fsdp)")
+    # remat already on: the advice leaves it out
+    pod = verdict(_plan(ROOT / "configs" / "tpu_pod.yaml", prompt_len=256), 16 << 30)[1]
+    assert pod.startswith("does not fit: peak 24.58 GiB > 16 GiB per device in the train step; largest part: "
+                          "activations 22.18 GiB (trainer.micro_batch_size=512 (32 rows per device) x 1279 tokens")
+    assert pod.endswith("model.remat=true: reduce trainer.micro_batch_size / more mesh.fsdp)")
     assert "trainer.micro_batch_size=16 (16 rows per device) x 255 tokens, model.remat=false: reduce " \
            "trainer.micro_batch_size / enable model.remat / more mesh.fsdp" in line
 
