@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "rlar_jax.models.cli",
     "rlar_jax.datasets.cli",
     "rlar_jax.train_cli",
+    "rlar_jax.memory_cli",
     "rlar_jax.rewards.cli",
     "rlar_jax.rewards.models.cli",
     "rlar_jax.evaluate",

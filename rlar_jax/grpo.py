@@ -238,17 +238,21 @@ def token_logprobs_chunked(
     hs = h.reshape(n, nc, chunk, d).swapaxes(0, 1)
     ys = y.reshape(n, nc, chunk).swapaxes(0, 1)
 
-    @jax.checkpoint
-    def one(h_c, y_c):
-        logits = lm_head_fn(h_c).astype(jnp.float32)
-        lse = jax.nn.logsumexp(logits, axis=-1)
-        tgt = jnp.take_along_axis(logits, y_c[..., None], axis=-1)[..., 0]
-        ent = lse - jnp.sum(jax.nn.softmax(logits, axis=-1) * logits, axis=-1)
-        return tgt - lse, ent
-
+    one = jax.checkpoint(lambda h_c, y_c: chunk_logprobs(lm_head_fn, h_c, y_c))
     _, (lp, ent) = jax.lax.scan(lambda c, xs: (c, one(*xs)), None, (hs, ys))
     unchunk = lambda a: a.swapaxes(0, 1).reshape(n, nc * chunk)[:, :t]  # noqa: E731
     return unchunk(lp), unchunk(ent)
+
+
+def chunk_logprobs(lm_head_fn: Callable[[jax.Array], jax.Array], h_c: jax.Array,
+                   y_c: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Log-prob of targets ``y_c`` and entropy at positions ``h_c`` [..., D] (one chunk of
+    :func:`token_logprobs_chunked`)."""
+    logits = lm_head_fn(h_c).astype(jnp.float32)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    tgt = jnp.take_along_axis(logits, y_c[..., None], axis=-1)[..., 0]
+    ent = lse - jnp.sum(jax.nn.softmax(logits, axis=-1) * logits, axis=-1)
+    return tgt - lse, ent
 
 
 # ----------------------------------------------------------------------------------------- train step
@@ -429,14 +433,23 @@ def make_train_step(graphdef, cfg: GRPOConfig, tx: optax.GradientTransformation,
 
     def shardings(tree) -> tuple:
         # Only multi-device layouts are pinned; single-device leaves (e.g. step counters) follow along.
-        return tuple(x.sharding if isinstance(x, jax.Array) and len(x.sharding.device_set) > 1 else None
+        # Abstract leaves (jax.ShapeDtypeStruct with a sharding) count like arrays.
+        return tuple(x.sharding if isinstance(x, (jax.Array, jax.ShapeDtypeStruct))
+                     and getattr(x, "sharding", None) is not None and len(x.sharding.device_set) > 1 else None
                      for x in jax.tree.leaves(tree))
 
-    def run(params, rest, opt_state, batch, denom_offset: float = 0.0):
+    def jitted(params, opt_state) -> Callable:
+        """The jitted step for this layout of params and opt_state (arrays or abstract
+        jax.ShapeDtypeStructs), e.g. to ``.lower(params, rest, opt_state, batch, denom_offset)`` ahead
+        of time."""
         key = (shardings(params), shardings(opt_state))
         if key not in compiled:
             compiled[key] = build(*key, jax.tree.structure(params), jax.tree.structure(opt_state))
-        return compiled[key](params, rest, opt_state, batch, jnp.asarray(denom_offset, jnp.float32))
+        return compiled[key]
+
+    def run(params, rest, opt_state, batch, denom_offset: float = 0.0):
+        return jitted(params, opt_state)(params, rest, opt_state, batch, jnp.asarray(denom_offset, jnp.float32))
 
     run.compiled = compiled  # sharding layout -> jitted step, for inspection
+    run.jitted = jitted
     return run

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import nnx
 
 from rlar_jax import data as data_lib
@@ -61,6 +62,24 @@ def make_logprob_fn(temperature: float, chunk: int = 32):
     return logprob_fn
 
 
+def grpo_config(cfg: ExperimentConfig) -> GRPOConfig:
+    """The GRPO objective of an experiment: its loss section and the sampling settings the loss reads."""
+    L, s = cfg.loss, cfg.sampling
+    return GRPOConfig(loss_type=L.loss_type, scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low,
+                      epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,
+                      kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
+                      mask_truncated_completions=L.mask_truncated_completions,
+                      max_completion_length=s.max_new_tokens, group_size=s.group_size,
+                      rollout_is=L.rollout_is, rollout_is_cap=L.rollout_is_cap)
+
+
+def build_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
+    """The experiment's AdamW (optim section) over trainer.steps updates."""
+    o = cfg.optim
+    return make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
+                          o.b1, o.b2, o.max_grad_norm)
+
+
 @dataclasses.dataclass
 class _StepBatch:
     """One step's rollout and, when rewards overlap, the pending scoring of it."""
@@ -98,15 +117,8 @@ class Trainer:
         self.eval_sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature,
                                             group_size=1, stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
         L = cfg.loss
-        self.grpo = GRPOConfig(loss_type=L.loss_type, scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low,
-                               epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,
-                               kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
-                               mask_truncated_completions=L.mask_truncated_completions,
-                               max_completion_length=s.max_new_tokens, group_size=s.group_size,
-                               rollout_is=L.rollout_is, rollout_is_cap=L.rollout_is_cap)
-        o = cfg.optim
-        self.tx = make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
-                                 o.b1, o.b2, o.max_grad_norm)
+        self.grpo = grpo_config(cfg)
+        self.tx = build_optimizer(cfg)
         n_proc = jax.process_count()
         if cfg.trainer.prompts_per_step % n_proc:
             raise ValueError(f"trainer.prompts_per_step ({cfg.trainer.prompts_per_step}) must divide by the "
