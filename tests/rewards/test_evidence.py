@@ -144,3 +144,29 @@ def test_builtin_catalog_prefers_the_shipped_head_for_dialogue():
     cat = Catalog()
     assert cat.best_for("dialogue").id == head.id
     assert [c.id for c in OfflinePlanner(cat).plan(DIALOGUE[0], None, None).components] == [head.id]
+
+
+def test_rm_evidence_command_records_and_rejects_bad_input(isolated_home, capsys):
+    import argparse
+
+    from rlar_jax.rewards.models.cli import register
+
+    parser = argparse.ArgumentParser(prog="rlar-jax")
+    register(parser.add_subparsers(dest="command", required=True))
+    for argv, message in [(["rm-evidence", "no-such-model"], r"unknown reward model\(s\) \['no-such-model'\]"),
+                          (["rm-evidence", "judge-policy", "--limit", "0"], "--limit: expected >= 1"),
+                          (["train-rm", "--preset", "hh-harmless", "--name", "x"], "--preset: builds a fixed head"),
+                          (["train-rm", "--name", "x"], "--data and --name are required")]:
+        args = parser.parse_args(argv)
+        with pytest.raises(SystemExit, match=message):
+            args.func(args)
+    # MiniLM similarity needs a reference, which preference pairs do not have: every reply is unscored, so
+    # it measures 0 on dialogue and is never planned there; its other families have no validation split.
+    args = parser.parse_args(["rm-evidence", "minilm-embed-sim", "--limit", "4"])
+    assert args.func(args) == 0
+    entry = Catalog().get("minilm-embed-sim")  # the measurement was persisted to the registry
+    assert entry.evidence == {"dialogue": 0.0}
+    assert entry.evidence_notes["translation"] == "no evidence: no validation split for 'translation'"
+    out = capsys.readouterr().out
+    assert "minilm-embed-sim             dialogue       0.000 (4 pairs of the hh validation split)" in out
+    assert "minilm-embed-sim" not in [e.id for e in Catalog().ranked_for("dialogue")]
