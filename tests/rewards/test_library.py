@@ -72,7 +72,7 @@ def test_library_persists_across_runs_no_second_agent_call(tmp_path, scripted):
         # a signature the library has not seen goes to the agent (which here fails -> planner fallback)
         third = resolver.resolve([DIALOG])[0]
         assert len(server.requests) == 1 and agent.stats.fallbacks == {"http_error": 1}
-        assert third.created_by == "planner" and [c.id for c in third.components] == ["judge-policy"]
+        assert third.created_by == "planner" and [c.id for c in third.components] == ["hh-harmless-bt-smollm2"]
         lib.close()
 
 

@@ -15,6 +15,7 @@ from rlar_jax.rewards.signature import analyse_query, extract_constraints, task_
 MC = "Which gas do plants absorb?\nA) Oxygen\nB) Carbon dioxide\nC) Nitrogen\nD) Helium"
 TESTS = {"test_list": ["assert f(2) == 4"]}
 J = "judge-policy"
+D = "hh-harmless-bt-smollm2"  # the shipped BT head: the best measured dialogue model (the judge is below chance)
 E = "minilm-embed-sim"
 F = "format_constraints"
 
@@ -47,8 +48,8 @@ LABELLED = [
      "code", {"code_tests"}),
     ("Write a Python script that prints the lines of a file in reverse order.", None, None, TESTS, "code",
      {"code_tests"}),
-    ("Write a function that checks whether a string is a palindrome.", None, None, {}, "code", {J}),
-    ("Create a JavaScript function that debounces another function.", None, None, {}, "code", {J}),
+    ("Write a function that checks whether a string is a palindrome.", None, None, {}, "code", {D}),
+    ("Create a JavaScript function that debounces another function.", None, None, {}, "code", {D}),
     # translation
     ("Translate the following sentence from English to German: The weather is nice today.", None,
      "Das Wetter ist heute schön.", {}, "translation", {"translation_chrf", E}),
@@ -60,15 +61,15 @@ LABELLED = [
      {"src_lang": "en", "tgt_lang": "de"}, "translation", {"translation_chrf", E}),
     ("Please translate this Spanish phrase to English: ¿Dónde está la biblioteca?", None,
      "Where is the library?", {}, "translation", {"translation_chrf", E}),
-    ("Translate to Chinese: Good morning, everyone.", None, None, {}, "translation", {J}),
+    ("Translate to Chinese: Good morning, everyone.", None, None, {}, "translation", {D}),
     # dialogue / open-ended
-    ("How can I get better at making friends as an adult?", None, None, {}, "dialogue", {J}),
+    ("How can I get better at making friends as an adult?", None, None, {}, "dialogue", {D}),
     ("\n\nHuman: My neighbor's dog barks all night. What should I do?\n\nAssistant:", "hh_rlhf_harmless", None, {},
-     "dialogue", {J}),
-    ("Can you give me some tips for a job interview?", None, None, {}, "dialogue", {J}),
-    ("Human: What's a good name for a goldfish?\nAssistant:", None, None, {}, "dialogue", {J}),
-    ("Write a short story about a lighthouse keeper.", "llmbar", None, {}, "dialogue", {J}),
-    ("Explain why the sky is blue to a five-year-old.", None, None, {}, "dialogue", {J}),
+     "dialogue", {D}),
+    ("Can you give me some tips for a job interview?", None, None, {}, "dialogue", {D}),
+    ("Human: What's a good name for a goldfish?\nAssistant:", None, None, {}, "dialogue", {D}),
+    ("Write a short story about a lighthouse keeper.", "llmbar", None, {}, "dialogue", {D}),
+    ("Explain why the sky is blue to a five-year-old.", None, None, {}, "dialogue", {D}),
     # format-constrained instructions (alone, or on top of another family); the judge is at chance on
     # instruction pairs (catalog evidence), so the constraints alone decide
     ("Write a haiku about autumn. Answer in JSON with keys 'title' and 'poem'.", None, None, {}, "instruction",
@@ -137,6 +138,10 @@ def test_registered_bt_head_preferred_for_dialogue(isolated_home):
     (reg / "broken.json").write_text("{not json")
     planner = OfflinePlanner(Catalog())
     plan = planner.plan("How do I calm down before an exam?", None, None)
+    assert [c.id for c in plan.components] == [D]  # without evidence it is not preferred over the measured head
+    entry = json.loads((reg / "hh-bt.json").read_text())
+    (reg / "hh-bt.json").write_text(json.dumps({**entry, "evidence": {"dialogue": 0.9}}))
+    plan = OfflinePlanner(Catalog()).plan("How do I calm down before an exam?", None, None)
     assert [c.id for c in plan.components] == ["hh-bt-smollm2"]
 
 
@@ -201,6 +206,6 @@ def test_catalog_entry_validation_names_fields():
         CatalogEntry.from_dict({"id": "x", "kind": "judge", "architecture": "a", "source": "s", "colour": 1})
     cat = Catalog()
     assert [e.id for e in cat.search("embedding similarity reference")][0] == E
-    assert [e.id for e in cat.search("", task="dialogue")] == [J, E]
+    assert [e.id for e in cat.search("", task="dialogue")] == [D, E]  # the judge is below chance there
     assert cat.search("sequence classification reward", task="code") == []
     assert cat.hub_search("reward") == []  # offline by default: the hub hook is guarded

@@ -13,7 +13,6 @@ the mean training reward is 0 (the BT loss leaves the offset free).
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import json
 import math
@@ -29,6 +28,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from rlar_jax.datasets.splits import hh_rows, split_hh  # noqa: F401 (split_hh re-exported)
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.rewards.models.embedding import batch_size, normalise
 
@@ -58,14 +58,6 @@ class PreferencePair:
     rejected: str
 
 
-def split_hh(dialogue: str, where: str) -> tuple[str, str]:
-    """An HH dialogue "\n\nHuman: ...\n\nAssistant: ..." as (prompt, final assistant response)."""
-    k = dialogue.rfind("\n\nAssistant:")
-    if k < 0:
-        raise ValueError(f"{where}: expected a dialogue with a final '\\n\\nAssistant:' turn")
-    return dialogue[:k], dialogue[k + len("\n\nAssistant:"):].strip()
-
-
 def load_pairs(spec: str) -> list[PreferencePair]:
     """Pairs from "hh:PATH" (jsonl or jsonl.gz with `chosen`/`rejected` dialogues) or "llmbar:PATH" (a JSON
     list of `input`, `output_1`, `output_2`, `label` 1|2; PATH may be a directory of such files)."""
@@ -77,20 +69,7 @@ def load_pairs(spec: str) -> list[PreferencePair]:
         raise FileNotFoundError(f"--data {spec}: {p} not found")
     pairs: list[PreferencePair] = []
     if kind == "hh":
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rt", encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if not isinstance(row, dict) or not isinstance(row.get("chosen"), str) \
-                        or not isinstance(row.get("rejected"), str):
-                    raise ValueError(f"{p}:{n}: expected an object with string fields 'chosen' and 'rejected'")
-                pc, c = split_hh(row["chosen"], f"{p}:{n} chosen")
-                pr, r = split_hh(row["rejected"], f"{p}:{n} rejected")
-                if pc == pr and c != r:  # a pair only teaches something when the context is shared
-                    pairs.append(PreferencePair(pc, c, r))
-        return pairs
+        return [PreferencePair(*row[1:]) for row in hh_rows(p)]
     for f in (sorted(p.glob("*.json")) if p.is_dir() else [p]):
         rows = json.loads(f.read_text())
         if not isinstance(rows, list):
