@@ -20,6 +20,7 @@ _I = re.IGNORECASE
 _LIST_END = (r"(.+?)(?=,?\s+(?:and|but|while|then)\s+(?:also\s+)?(?:include|use|mention|write|answer|respond|make|"
              r"end|keep|wrap|do|don't|never|give|reply)\b|[.;\n]|$)")
 _QUOTED = r"[\"“']([^\"”']+)[\"”']"
+_WORD = r"[\"“'‘]?([A-Za-z][\w-]*)[\"”'’]?"  # one word, quoted or not
 _FLAGS = {  # flag kind -> pattern that states it
     "lowercase": r"\b(?:all|only|entirely|in)\s+(?:in\s+)?lower ?case\b|\blower ?case letters only\b",
     "uppercase": r"\b(?:all|only) capital letters\b|\ball caps\b|\b(?:all|only|entirely|in)\s+(?:in\s+)?upper ?case\b",
@@ -60,7 +61,8 @@ def extract_constraints(query: str) -> dict[str, Any]:
 
     Kinds: json, max_words, min_words, max_sentences, think_tags, forbidden_words, keywords, lowercase,
     uppercase, bullets, paragraphs, highlights, placeholders, start_with, end_with, no_commas, quotes,
-    postscript, title, letter_frequency ({"letter", "min"}).
+    postscript, title, letter_frequency ({"letter", "min"}), forbidden_letters (letters the response must
+    not contain: "do not use the letter 'e'").
     """
     q = query
     c: dict[str, Any] = {}
@@ -106,6 +108,17 @@ def extract_constraints(query: str) -> dict[str, Any]:
                   r"(?:(?:the|this) (?:exact )?(?:phrase|words?)\s+)?" + _QUOTED, q, _I)
     if m:
         c["start_with"] = m.group(1)
+    if "start_with" not in c:  # "the first word must be 'Plants'", "start your poem with the word Dawn"
+        m = re.search(r"\b(?:the )?(?:first|opening) word (?:of (?:your|the) (?:response|answer|reply|text) )?"
+                      r"(?:must|should|has to|needs to|will) be\s+" + _WORD, q, _I) or re.search(
+            r"\b(?:start|begin|open)\b(?: (?:your|the|it)\b[^.\n]{0,40}?)? with the word\s+" + _WORD, q, _I)
+        if m:
+            c["start_with"] = m.group(1)
+    m = re.search(r"\b(?:do not|don't|never|without|avoid|must not contain|no)\s+(?:ever\s+)?(?:(?:use|using|"
+                  r"include|including|write|writing|contain|containing)\s+)?(?:the\s+|any\s+)?letters?\s+"
+                  r"[\"'‘“]?([a-z])[\"'’”]?(?:\s*(?:,|or|and|nor)\s*[\"'‘“]?([a-z])[\"'’”]?)?(?![a-z])", q, _I)
+    if m:
+        c["forbidden_letters"] = sorted({g.lower() for g in m.groups() if g})
     m = re.search(rf"\bletter\s+[\"'‘]?([a-z])[\"'’]?\s+(?:should |must |has to )?appears?\s+at least\s+{_NUM}\s+"
                   r"times\b", q, _I)
     if m:
@@ -146,6 +159,8 @@ def _checks(constraints: Mapping[str, Any]) -> list[list[str]]:
     if "letter_frequency" in c:
         lf = c["letter_frequency"]
         out.append(["letter_frequency", "match", r"(?is)(?:.*?%s){%d}" % (re.escape(lf["letter"]), lf["min"])])
+    if c.get("forbidden_letters"):
+        out.append(["forbidden_letters", "forbid", "(?i)[%s]" % "".join(map(re.escape, c["forbidden_letters"]))])
     if c.get("lowercase"):
         out.append(["lowercase", "forbid", "[A-Z]"])
     if c.get("uppercase"):

@@ -77,7 +77,7 @@ class OfflinePlanner:
         elif fam == "other" and f.short_answer:
             comps.append(Component("verifier", "exact_match"))
             notes.append("short factual answer with a reference: normalised exact match")
-        elif fam == "instruction":
+        elif fam == "instruction" and f.constraints:
             comps.append(Component("verifier", "format_constraints", meta=constraints_to_meta(f.constraints)))
             notes.append(f"explicit format instructions ({', '.join(f.constraint_kinds)}): format_constraints")
             self._rm(comps, self._model("instruction"), SECONDARY_WEIGHT,

@@ -3,6 +3,12 @@
 The dataset's task tag wins when present (plus salient meta: the language pair of a translation, whether
 a coding task ships tests); otherwise the signature is built from features of the query itself (its
 detected family and the kinds of explicit format constraints it states, e.g. "instruction:json+max_words").
+Without a tag the family comes from, in order: the high-precision rules (tests in meta, code blocks, an
+explicit "translate ... into <language>", lettered answer options), the learned router
+(`rlar_jax.rewards.routing`: MiniLM embeddings and a linear head) when its top probability reaches its
+threshold, and otherwise the hand-written rules of `_detect_family` with their fallbacks (constraints
+stated in the query -> "instruction", a short reference -> "other", else "dialogue"). Constraints stated
+in the query make a router answer of "dialogue" or "other" "instruction".
 The agent is therefore consulted once per new kind of query. `mode="per_query"` keys by query hash instead.
 Format-constraint values (the word limit itself) are not part of the signature: they are re-read from
 each query at scoring time by `extract_constraints`.
@@ -50,6 +56,9 @@ _CODE = (
     re.compile(r"\b(?:python|javascript|typescript|java|c\+\+|rust|golang|sql|bash)\b[^.\n]{0,40}\b(?:function|"
                r"program|script|code|query)\b", _I),
 )
+# The code cues precise enough to override the router: a fenced block, or a definition / import that
+# starts a line (prose such as "the import tax" or "a class schedule (Mondays)" does not).
+_CODE_BLOCK = re.compile(r"```|^\s*(?:def \w+\s*\(|class \w+\s*[:(]|(?:from \w[\w.]* )?import \w+)", re.MULTILINE)
 _TRANSLATE = re.compile(r"\btranslat(?:e|ion|ing)\b", _I)
 _TARGET = re.compile(rf"\b(?:into|to)\s+({_LANG})\b", _I)
 _TARGET_IN = re.compile(rf"\bin\s+({_LANG})\b", _I)  # weaker cue ("say it in French"), used only as a fallback
@@ -77,6 +86,8 @@ class QueryFeatures:
     multiple_choice: bool = False
     short_answer: bool = False
     has_reference: bool = False
+    routed_by: str = "rules"  # "tag", "rule" (high-precision rule), "router" or "rules" (fallback)
+    confidence: float | None = None  # the router's top probability when it was asked
 
     @property
     def constraint_kinds(self) -> list[str]:
@@ -128,6 +139,43 @@ def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
+    """The rules precise enough to override the router: tests or answer options in meta, a code block or
+    definition, an explicit request to translate into a named language, three or more lettered options."""
+    if _tests_in(meta) or _CODE_BLOCK.search(query):
+        return "code"
+    if isinstance(meta.get("choices") or meta.get("options"), (list, dict)):
+        return "other"
+    if _TRANSLATE.search(query) and _TARGET.search(query):
+        return "translation"
+    if _is_multiple_choice(query, meta):
+        return "other"
+    return None
+
+
+def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str, Any],
+                   routing: str | None) -> tuple[str | None, str, float | None]:
+    """(family or None, how it was decided, router confidence) for a query without a task tag; None
+    leaves the decision to the hand-written rules (no router, or a router below its threshold)."""
+    from rlar_jax.rewards import routing as routing_mod
+
+    if routing_mod.routing_mode(routing) == "rules":
+        return None, "rules", None
+    router = routing_mod.get_router()
+    if router is None:
+        return None, "rules", None
+    strong = _strong_family(query, meta)
+    if strong is not None:
+        return strong, "rule", None
+    routed = router.route(query)
+    if not router.confident(routed):
+        return None, "rules", routed.confidence
+    family = routed.family
+    if constraints and family in ("dialogue", "other"):
+        family = "instruction"
+    return family, "router", routed.confidence
+
+
 def _tag_family(task: str) -> tuple[str | None, str | None]:
     for pattern, family, qualifier in _TAGS:
         if re.search(pattern, task):
@@ -136,8 +184,12 @@ def _tag_family(task: str) -> tuple[str | None, str | None]:
 
 
 def analyse_query(query: str, task: str | None = None, meta: Mapping[str, Any] | None = None,
-                  reference: str | None = None) -> QueryFeatures:
-    """Detect a query's task family and salient features (tag first, then the query text)."""
+                  reference: str | None = None, *, routing: str | None = None) -> QueryFeatures:
+    """Detect a query's task family and salient features (tag first, then the query text).
+
+    `routing`: "learned" (the router after the high-precision rules) or "rules" (the hand-written rules
+    only); default $RLAR_JAX_ROUTING, else "learned". Without a usable router the rules decide.
+    """
     if not isinstance(query, str):
         raise TypeError(f"query: expected str, got {type(query).__name__}")
     meta = dict(meta or {})
@@ -146,8 +198,10 @@ def analyse_query(query: str, task: str | None = None, meta: Mapping[str, Any] |
     has_ref = isinstance(reference, str) and bool(reference.strip())
     constraints = extract_constraints(query)
     family, qualifier = _tag_family(tag) if tag else (None, None)
-    detected = _detect_family(query, meta)
-    family = family or detected
+    routed_by, confidence = ("tag" if family else "rules"), None
+    if family is None:
+        family, routed_by, confidence = _routed_family(query, meta, constraints, routing)
+    family = family or _detect_family(query, meta)
     mc = qualifier == "mc" or (family in (None, "other") and _is_multiple_choice(query, meta))
     short = qualifier == "exact" or (has_ref and not mc and len(str(reference).split()) <= 10)
     if family is None:
@@ -161,7 +215,8 @@ def analyse_query(query: str, task: str | None = None, meta: Mapping[str, Any] |
         family=family, task=tag, constraints=constraints,
         lang_pair=_lang_pair(query, tag, meta) if family == "translation" else None,
         has_tests=family == "code" and _tests_in(meta), multiple_choice=mc and family == "other",
-        short_answer=short and family == "other" and not mc, has_reference=has_ref,
+        short_answer=short and family == "other" and not mc, has_reference=has_ref, routed_by=routed_by,
+        confidence=confidence,
     )
 
 
