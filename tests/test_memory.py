@@ -169,10 +169,14 @@ def test_activations_verdict_names_micro_batch_and_remat():
     assert with_remat.endswith("train step; largest part: optimizer state 1.00 GiB (0.13B parameters in "
                                "model.param_dtype=float32 over mesh.fsdp x mesh.tensor = 1 shard(s): more mesh.fsdp)")
     # remat already on: the advice leaves it out
-    pod = verdict(_plan(ROOT / "configs" / "tpu_pod.yaml", prompt_len=256), 16 << 30)[1]
+    pod_config = ROOT / "configs" / "tpu_pod.yaml"
+    pod = verdict(_plan(pod_config, "trainer.prompts_per_step=256", "trainer.micro_batch_size=512",
+                        prompt_len=256), 16 << 30)[1]
     assert pod.startswith("does not fit: peak 24.58 GiB > 16 GiB per device in the train step; largest part: "
                           "activations 22.18 GiB (trainer.micro_batch_size=512 (32 rows per device) x 1279 tokens")
     assert pod.endswith("model.remat=true: reduce trainer.micro_batch_size / more mesh.fsdp)")
+    shipped = verdict(_plan(pod_config, prompt_len=256), 16 << 30)[1]  # the config as shipped fits a v5e chip
+    assert shipped.startswith("fits: peak 13.18 GiB of 16 GiB (rollout"), shipped
     assert "trainer.micro_batch_size=16 (16 rows per device) x 255 tokens, model.remat=false: reduce " \
            "trainer.micro_batch_size / enable model.remat / more mesh.fsdp" in line
 

@@ -44,7 +44,8 @@ def _metrics(run_dir: Path) -> dict[str, list[float]]:
     return {k: [r[k] for r in rows] for k in KEYS}
 
 
-@pytest.mark.parametrize("overlap", [False, True], ids=["sync_rewards", "overlap_rewards"])
+@pytest.mark.parametrize("overlap", [False, pytest.param(True, marks=pytest.mark.slow)],  # ~65 s each
+                         ids=["sync_rewards", "overlap_rewards"])
 def test_two_processes_report_the_single_process_loss(tmp_path, overlap):
     # With overlap_rewards, each process scores on its own host thread while the next (collective) rollout runs.
     extra = (f"trainer.overlap_rewards={str(overlap).lower()}",)

@@ -35,6 +35,7 @@ def _metrics(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith(VOLATILE)} for r in rows]
 
 
+@pytest.mark.slow  # ~135 s: two subprocess training runs
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     full = tmp_path / "full"
     subprocess.run(_train_cmd(full), check=True, env=_env(), cwd=ROOT, capture_output=True, timeout=600)

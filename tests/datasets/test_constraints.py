@@ -15,6 +15,7 @@ from rlar_jax.datasets import constraints as gen
 from rlar_jax.datasets.constraints import CONFLICTS, GENERATED_KINDS, load_constraints, validate_constraints
 from rlar_jax.datasets.registry import BUNDLED_DIR
 from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints
+from rlar_jax.rewards.routing import get_router
 from rlar_jax.rewards.signature import analyse_query
 from rlar_jax.sandbox import Sandbox, load_verifier
 from rlar_jax.sandbox.build import ensure_guest
@@ -45,6 +46,9 @@ def test_at_least_15_kinds_and_one_to_three_per_prompt():
 
 @pytest.mark.parametrize("split", ["train", "eval"])
 def test_the_constraints_are_recovered_from_the_prompt_text_alone(split):
+    router = get_router()
+    if router is not None:  # route every prompt in one batch; analyse_query then reads the router's cache
+        router.route_many([r["prompt"] for r in rows(split)])
     for r in rows(split):
         assert extract_constraints(r["prompt"]) == r["constraints"], r["prompt"]
         assert analyse_query(r["prompt"]).family == "instruction", r["prompt"]  # no task tag needed

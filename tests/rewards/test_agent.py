@@ -106,7 +106,8 @@ def test_retrieves_reward_model_via_search_and_describe(scripted, call, isolated
     assert first["messages"][0]["role"] == "system" and "roommate" in first["messages"][1]["content"]
     assert "Offline planner's proposal" in first["messages"][1]["content"]
     found = json.loads(server.tool_results(1)[-1])
-    assert found[0]["id"] == "hh-bt-smollm2"
+    ids = [f["id"] for f in found]  # the shipped head, measured on HH-harmless, ranks above the unmeasured one
+    assert ids[0] == "hh-harmless-bt-smollm2" and "hh-bt-smollm2" in ids, ids
     assert json.loads(server.tool_results(2)[-1])["kind"] == "bt_head"
     assert outcome.status == "agent" and plan.task_family == "dialogue"
     assert [(c.kind, c.id) for c in plan.components] == [("reward_model", "hh-bt-smollm2")]
