@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, read_text, require
-from rlar_jax.rewards.signature import LANGUAGES
+from rlar_jax.languages import LANGUAGES
 
 # ISO code -> English name (the first name listed for a code in the planner's language table).
 LANGUAGE_NAMES: dict[str, str] = {}

@@ -26,7 +26,7 @@ from rlar_jax.data import GSM8K_INSTRUCTION, DataError
 from rlar_jax.datasets.problems import CODE_INSTRUCTION, MATH_INSTRUCTION
 from rlar_jax.datasets.registry import BUNDLED_DIR, bundled_file
 from rlar_jax.rewards.constraints import extract_constraints
-from rlar_jax.rewards.signature import _detect_family
+from rlar_jax.rewards.query_rules import _detect_family
 
 PER_FAMILY = 1000  # queries per family (sampled down from the pools below)
 
