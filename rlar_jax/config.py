@@ -26,6 +26,33 @@ FLOAT_DTYPES = ("float32", "bfloat16", "float16")  # model.dtype / model.param_d
 
 
 @dataclasses.dataclass
+class LoraSection:
+    """LoRA (flax.nnx.LoRA adapters): train low-rank adapters on the frozen model instead of every weight.
+    The optimizer holds the adapters only; the KL reference is the base with adapters off."""
+
+    rank: int | None = None  # adapter rank r (>= 1); unset (null): a full fine-tune
+    alpha: float = 32.0  # adapter output scale alpha / r (PEFT's lora_alpha)
+    # Modules that get an adapter: PEFT names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
+    # down_proj) or "all-linear" (all seven)
+    targets: list[str] = dataclasses.field(default_factory=lambda: ["all-linear"])
+    seed: int = 0  # draws the adapters' A matrices (B starts at zero)
+
+    def __post_init__(self) -> None:
+        from rlar_jax.models.lora import resolve_targets
+
+        if self.rank is not None and self.rank < 1:
+            raise ValueError(f"rank must be an int >= 1 (leave it unset for a full fine-tune), got {self.rank}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        resolve_targets(self.targets, "targets")
+
+    @property
+    def enabled(self) -> bool:
+        """True when adapters are configured."""
+        return self.rank is not None
+
+
+@dataclasses.dataclass
 class ModelSection:
     """The policy."""
 
@@ -38,6 +65,7 @@ class ModelSection:
     # optim.learning_rate is too small for it (rlar_jax.precision.min_learning_rate).
     param_dtype: str = "float32"
     remat: bool = False  # rematerialise each layer in the backward pass (saves memory)
+    lora: LoraSection = dataclasses.field(default_factory=LoraSection)  # adapters instead of a full fine-tune
     # Only for name == "random": Hugging Face config.json keys of a randomly initialised model.
     random_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     random_seed: int = 0

@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rlar_jax.models.transformer import (CausalLM, KVCache, attention_inputs, dense, mlp_block, rms_norm,
-                                         rope_inv_freq)
+from rlar_jax.models.transformer import (CausalLM, KVCache, attention_inputs, mlp_block, project, rms_norm,
+                                         rope_inv_freq, stacked_weights)
 
 LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
 KEY_SLOT_AXIS, VALUE_SLOT_AXIS = 3, 2  # keys [R, K, head_dim, S], values [R, K, S, head_dim]
@@ -26,8 +26,8 @@ KEY_SLOT_AXIS, VALUE_SLOT_AXIS = 3, 2  # keys [R, K, head_dim, S], values [R, K,
 
 def unstack_layers(model: CausalLM) -> list[dict[str, jax.Array]]:
     """Per-layer weight dicts sliced from the stacked block weights (inside jit: one copy per call)."""
-    stacked = {n: v[...] for n, v in vars(model.model.blocks).items() if isinstance(v, nnx.Param)}
-    return [{n: w[i] for n, w in stacked.items()} for i in range(model.cfg.num_layers)]
+    stacked, bind = stacked_weights(model.model.blocks)
+    return [bind(jax.tree.map(lambda w: w[i], stacked)) for i in range(model.cfg.num_layers)]
 
 
 def split_cache(cache: KVCache) -> LayerCache:
@@ -72,7 +72,7 @@ def decode_step(model: CausalLM, layers: list[dict[str, jax.Array]], cache: Laye
         probs = jax.nn.softmax(scores, axis=-1)
         attn = jnp.sum(probs[..., None] * values[i][:, :, None].astype(jnp.float32), axis=-2)  # [R, K, G, hd]
         attn = attn.reshape(R, K * G, hd).astype(dt)
-        x = x + dense(attn, w["wo"].astype(dt), 2)
+        x = x + project(w, "wo", attn, 2)
         x = mlp_block(cfg, w, x)
     x = rms_norm(x, model.model.final_norm[...], cfg.rms_norm_eps)
     return model.logits(x), (tuple(keys), tuple(values))

@@ -62,6 +62,7 @@ def restore_params(policy: Any, cfg: ExperimentConfig, checkpoint: str | Path) -
     """
     from rlar_jax.checkpoint import Checkpointer
     from rlar_jax.grpo import init_opt_state, make_optimizer
+    from rlar_jax.models.lora import trainable_filter
 
     directory, step = find_checkpoint(checkpoint)
     ckpt = Checkpointer(directory)
@@ -72,7 +73,7 @@ def restore_params(policy: Any, cfg: ExperimentConfig, checkpoint: str | Path) -
         o = cfg.optim
         tx = make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
                             o.b1, o.b2, o.max_grad_norm)
-        _, params, _ = nnx.split(policy.model, nnx.Param, ...)
+        _, params, _ = nnx.split(policy.model, trainable_filter(policy.model), ...)  # what the run saved
         state, _ = ckpt.restore(step, {"params": params, "opt_state": init_opt_state(tx, params),
                                        "rng": jax.random.key(0)})
     finally:

@@ -9,8 +9,9 @@ import jax
 from flax import nnx
 from jax.sharding import Mesh
 
-from rlar_jax.config import ModelSection
+from rlar_jax.config import LoraSection, ModelSection
 from rlar_jax.models.config import ModelConfig
+from rlar_jax.models.lora import LoraSpec, add_lora, resolve_targets
 from rlar_jax.models.transformer import CausalLM
 from rlar_jax.sharding import DEFAULT_RULES, shard_model
 
@@ -35,7 +36,8 @@ def mesh_rules(overrides: dict[str, Any]) -> dict[str, Any]:
 def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any] | None = None) -> Policy:
     """Load `section.name` (known name, path or hub id) or, for "random", initialise a model from
     `section.random_config` (Hugging Face config keys) with a byte-level tokenizer. Parameters are held
-    in `section.param_dtype`, activations computed in `section.dtype`."""
+    in `section.param_dtype`, activations computed in `section.dtype`. With `section.lora` the model gets
+    fresh adapters (float32) on top of the loaded weights."""
     rules = rules or dict(DEFAULT_RULES)
     if section.name == "random":
         from rlar_jax.models.byte_tokenizer import byte_level_tokenizer
@@ -49,18 +51,30 @@ def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any]
                                        param_dtype=section.param_dtype, remat=section.remat,
                                        eos_token_ids=tuple(tokenizer.eos_ids))
         model = CausalLM(cfg, rngs=nnx.Rngs(section.random_seed))
-        if mesh is not None:
-            shard_model(model, mesh, rules)
-        return Policy(model, cfg, tokenizer)
-    from rlar_jax.models import load_model
+        policy = Policy(model, cfg, tokenizer)
+    else:
+        from rlar_jax.models import load_model
 
-    lm = load_model(section.name, dtype=section.dtype, param_dtype=section.param_dtype, mesh=mesh, rules=rules)
-    if section.remat:
-        lm.model.cfg = lm.config = lm.config.replace(remat=True)
-        lm.model.model.cfg = lm.config
-    return Policy(lm.model, lm.config, lm.tokenizer)
+        lm = load_model(section.name, dtype=section.dtype, param_dtype=section.param_dtype, mesh=mesh, rules=rules)
+        if section.remat:
+            lm.model.cfg = lm.config = lm.config.replace(remat=True)
+            lm.model.model.cfg = lm.config
+        policy = Policy(lm.model, lm.config, lm.tokenizer)
+    spec = lora_spec(section.lora)
+    if spec is not None:
+        add_lora(policy.model, spec, section.lora.seed)
+    if mesh is not None and (spec is not None or section.name == "random"):
+        shard_model(policy.model, mesh, rules)  # the random model's weights, the adapters (loaded ones are)
+    return policy
 
 
-def param_count(model: nnx.Module) -> int:
-    """Number of parameters."""
-    return sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+def lora_spec(section: LoraSection) -> LoraSpec | None:
+    """The adapters a `model.lora` section asks for (None: a full fine-tune)."""
+    if not section.enabled:
+        return None
+    return LoraSpec(section.rank, float(section.alpha), resolve_targets(section.targets))
+
+
+def param_count(model: nnx.Module, filter: Any = nnx.Param) -> int:
+    """Number of parameters (of those `filter` selects, e.g. `lora.trainable_filter(model)`)."""
+    return sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(model, filter)))

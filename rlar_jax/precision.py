@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rlar_jax.models.lora import adapters, merged_model
+
 
 class PrecisionWarning(UserWarning):
     """The learning rate is too small for the parameter dtype: updates round away."""
@@ -38,13 +40,15 @@ def _jitted_cast(dtype: jnp.dtype) -> Any:
 class ComputeCopy:
     """The model to sample with: `model` itself when its parameters are already in the compute dtype,
     else a copy of it with compute-dtype parameters, cast by one jitted call and reused until
-    `invalidate()` (call it whenever the parameters change: after each update, after a restore)."""
+    `invalidate()` (call it whenever the parameters change: after each update, after a restore). Under LoRA
+    the copy also has the adapters merged into the weights, so decoding reads no adapters."""
 
     def __init__(self, model: nnx.Module):
         self.model = model
         self.dtype = jnp.dtype(model.cfg.dtype)
-        self.needed = any(jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != self.dtype
-                          for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+        self.lora = adapters(model) is not None  # LoRA: sample with the adapters merged into the weights
+        self.needed = self.lora or any(jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != self.dtype
+                                       for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
         self._copy: nnx.Module | None = None
 
     def get(self) -> nnx.Module:
@@ -52,8 +56,10 @@ class ComputeCopy:
         if not self.needed:
             return self.model
         if self._copy is None:
-            graphdef, params, rest = nnx.split(self.model, nnx.Param, ...)
-            self._copy = nnx.merge(graphdef, _jitted_cast(self.dtype)(params), rest)
+            graphdef, params, rest = nnx.split(merged_model(self.model), nnx.Param, ...)
+            if any(jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != self.dtype for x in jax.tree.leaves(params)):
+                params = _jitted_cast(self.dtype)(params)
+            self._copy = nnx.merge(graphdef, params, rest)
         return self._copy
 
     def invalidate(self) -> None:
@@ -80,11 +86,12 @@ def min_learning_rate(params: Any, param_dtype: Any) -> float:
 
 def warn_if_lr_too_small(model: nnx.Module, learning_rate: float) -> str | None:
     """Warn (PrecisionWarning) and return the message when `learning_rate` is below `min_learning_rate`
-    of the model's parameters in their dtype; else None. Float32 parameters are not checked (their
-    floor, about 6e-8 x mean |w|, is far below any learning rate in use)."""
+    of the model's parameters in their dtype; else None. Float32 parameters are not checked (their floor,
+    about 6e-8 x mean |w|, is far below any learning rate in use), nor LoRA models (the frozen base is never
+    updated; the adapters are float32)."""
     params = nnx.state(model, nnx.Param)
     param_dtype = jnp.dtype(model.cfg.param_dtype)
-    if param_dtype == jnp.float32:
+    if param_dtype == jnp.float32 or adapters(model) is not None:  # LoRA: the frozen base is never updated
         return None
     floor = min_learning_rate(params, param_dtype)
     if learning_rate >= floor:

@@ -32,6 +32,7 @@ from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_op
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
+from rlar_jax.models.lora import reference_params, trainable_filter
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.precision import ComputeCopy, warn_if_lr_too_small
 from rlar_jax.rewards.base import RewardFn, check_rewards
@@ -129,7 +130,9 @@ class Trainer:
         if rows % mb:
             raise ValueError(f"trainer.micro_batch_size ({mb}) must divide prompts_per_step x group_size ({rows})")
         self.logprob_fn = make_logprob_fn(s.temperature)
-        graphdef, _, _ = nnx.split(self.policy.model, nnx.Param, ...)
+        # What an update changes: every parameter, or only the LoRA adapters (the base rides along in `rest`).
+        self.trainable = trainable_filter(self.policy.model)
+        graphdef, _, _ = nnx.split(self.policy.model, self.trainable, ...)
         self.graphdef = graphdef
         self.step_fn = make_train_step(graphdef, self.grpo, self.tx, self.logprob_fn, rows // mb)
         self._rows, self._micro_rows = rows, mb
@@ -138,7 +141,10 @@ class Trainer:
                             and L.beta == 0 and L.loss_type != "bnpo" else None)
         self.ref_state = None
         if L.beta > 0:  # the reference model exists only when the KL term is on
-            self.ref_state = jax.tree.map(jnp.copy, nnx.state(self.policy.model, nnx.Param))
+            trained = nnx.state(self.policy.model, self.trainable)
+            # Under LoRA the reference is the base itself: the same model with zero adapters, no weight copy.
+            self.ref_state = (reference_params(trained) if self.trainable is not nnx.Param
+                              else jax.tree.map(jnp.copy, trained))
         dc = cfg.data
         self.train_examples = load_train(dc)
         self.eval_examples = load_eval(dc)
@@ -229,7 +235,7 @@ class Trainer:
             # it, otherwise one pass now under the params before this step's updates.
             del batch["old_logp"]
             if self.grpo.num_iterations > 1:
-                batch["old_logp"] = self._logp_under(nnx.state(self.policy.model, nnx.Param), batch)
+                batch["old_logp"] = self._logp_under(nnx.state(self.policy.model, self.trainable), batch)
         if self.ref_state is not None:
             batch["ref_logp"] = self._logp_under(self.ref_state, batch)
         return batch, rewards
@@ -244,7 +250,7 @@ class Trainer:
     def _logp_under(self, param_state: Any, batch: dict[str, jax.Array]) -> jax.Array:
         """Completion log-probs of `batch` under the given params (the reference, or the current ones)."""
         if not hasattr(self, "_logp_fn"):
-            _, _, rest = nnx.split(self.policy.model, nnx.Param, ...)
+            _, _, rest = nnx.split(self.policy.model, self.trainable, ...)
 
             def logp_fn(params, rest, batch):
                 return self.logprob_fn(nnx.merge(self.graphdef, params, rest), batch)[0]
@@ -264,11 +270,12 @@ class Trainer:
         G, B = self.group_size, tc.prompts_per_step
         logger = MetricsLogger(self.run_dir, tensorboard=tc.tensorboard, enabled=self.is_main)
         ckpt = Checkpointer(self.run_dir / "checkpoints", keep=tc.keep_checkpoints) if tc.checkpoint_every else None
-        _, params, rest = nnx.split(self.policy.model, nnx.Param, ...)
+        _, params, rest = nnx.split(self.policy.model, self.trainable, ...)
         opt_state = init_opt_state(self.tx, params)
         rng, start, position = jax.random.key(tc.seed), 0, 0
         before: HeldOutScores | None = None  # per-prompt held-out scores of the starting params
-        summary: dict[str, Any] = {"params": param_count(self.policy.model)}
+        summary: dict[str, Any] = {"params": param_count(self.policy.model),
+                                   "trainable_params": param_count(self.policy.model, self.trainable)}
         if ckpt is not None and tc.resume and ckpt.latest_step() is not None:
             state, meta = ckpt.restore(ckpt.latest_step(),
                                        {"params": params, "opt_state": opt_state, "rng": rng})

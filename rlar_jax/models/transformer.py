@@ -12,7 +12,8 @@ s <= p and `kv_mask[b, s]` is set, which covers left padding, prefill and decode
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -131,12 +132,37 @@ def dense(x: jax.Array, w: jax.Array, n_in: int) -> jax.Array:
     return y.reshape(*lead, *outs)
 
 
+LORA = "lora"  # key of a layer's adapters (rlar_jax.models.lora.LayerAdapters) in its weight dict
+
+
+def project(w: dict[str, Any], name: str, x: jax.Array, n_in: int) -> jax.Array:
+    """x through the layer's projection `name`: the weight `w[name]` in x's dtype, plus
+    ``scale * LoRA(x)`` when the layer's adapters (``w[LORA]``) have one for it."""
+    y = dense(x, w[name].astype(x.dtype), n_in)
+    lora = w.get(LORA)
+    if lora is not None and hasattr(lora, name):
+        delta = getattr(lora, name)(x.reshape(*x.shape[:x.ndim - n_in], -1))
+        y = y + (lora.scale * delta).astype(y.dtype).reshape(y.shape)
+    return y
+
+
+def stacked_weights(blocks: nnx.Module) -> tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The stacked layer weights (arrays [layers, ...], and the adapters' state under LORA when the model
+    has LoRA) and `bind`, which turns one layer's slice of them into the weight dict `project` takes."""
+    weights: dict[str, Any] = {n: v[...] for n, v in vars(blocks).items() if isinstance(v, nnx.Param)}
+    lora = getattr(blocks, LORA, None)
+    if lora is None:
+        return weights, lambda w: w
+    graphdef, weights[LORA] = nnx.split(lora)
+    return weights, lambda w: {**w, LORA: nnx.merge(graphdef, w[LORA])}
+
+
 def attention_inputs(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
                      inv_freq: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Pre-norm q, k, v [B, T, heads, head_dim] of one layer (bias, q/k norm and RoPE applied)."""
     dt = x.dtype
     h = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
-    q, k, v = (dense(h, w[name].astype(dt), 1) for name in ("wq", "wk", "wv"))
+    q, k, v = (project(w, name, h, 1) for name in ("wq", "wk", "wv"))
     if cfg.attention_bias:
         q, k, v = q + w["bq"].astype(dt), k + w["bk"].astype(dt), v + w["bv"].astype(dt)
     if cfg.qk_norm:
@@ -147,11 +173,10 @@ def attention_inputs(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, po
 
 def mlp_block(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array) -> jax.Array:
     """x plus the pre-norm SwiGLU MLP of one layer; x is [..., D]."""
-    dt = x.dtype
     h = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-    gate = dense(h, w["w_gate"].astype(dt), 1)
-    up = dense(h, w["w_up"].astype(dt), 1)
-    return x + dense(jax.nn.silu(gate) * up, w["w_down"].astype(dt), 1)
+    gate = project(w, "w_gate", h, 1)
+    up = project(w, "w_up", h, 1)
+    return x + project(w, "w_down", jax.nn.silu(gate) * up, 1)
 
 
 def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
@@ -180,7 +205,7 @@ def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: j
     probs = jax.nn.softmax(scores, axis=-1).astype(dt).reshape(B, K, G * T, S)
     attn = jnp.matmul(probs, v_all.astype(dt).transpose(0, 2, 1, 3))
     attn = attn.reshape(B, K, G, T, hd).transpose(0, 3, 1, 2, 4).reshape(B, T, K * G, hd)
-    x = x + dense(attn, w["wo"].astype(dt), 2)
+    x = x + project(w, "wo", attn, 2)
     return mlp_block(cfg, w, x), k_all, v_all
 
 
@@ -203,13 +228,13 @@ class Backbone(nnx.Module):
         """
         cfg = self.cfg
         x = jnp.take(self.embed[...], tokens, axis=0).astype(cfg.compute_dtype)
-        weights = {name: var[...] for name, var in vars(self.blocks).items() if isinstance(var, nnx.Param)}
+        weights, bind = stacked_weights(self.blocks)
         inv_freq = rope_inv_freq(cfg)
         cache_index = jnp.asarray(cache_index, jnp.int32)
 
         def body(carry, xs):
             w, kc, vc = xs
-            out, k, v = _layer(cfg, w, carry, positions, kv_mask, inv_freq, kc, vc, cache_index)
+            out, k, v = _layer(cfg, bind(w), carry, positions, kv_mask, inv_freq, kc, vc, cache_index)
             return out, ((k, v) if kc is not None else None)
 
         if cfg.remat:
