@@ -10,8 +10,8 @@ Every number is bytes on one device of the config's mesh:
   in the compute dtype, rows split over data x fsdp, KV heads over tensor), the compute-dtype weight
   copy the sampler reads when it differs from the parameter dtype, and the decode workspace.
 
-The optimizer state covers the trainable parameters (`trainable_bytes`), today all of them; an
-adapter-only update would pass its adapter leaves there and leave the frozen base in `params`.
+The optimizer state and the gradients cover the trainable parameters: all of them, or under LoRA only
+the float32 adapters, the frozen base counted in `params` (and no reference copy for the KL term).
 `rlar_jax.memory_xla` checks these numbers against XLA's compiled memory analysis and a measured step.
 """
 
@@ -29,8 +29,9 @@ from flax import nnx
 
 from rlar_jax.config import ConfigError, ExperimentConfig
 from rlar_jax.models.config import ModelConfig
+from rlar_jax.models.lora import LoraSpec, add_lora, trainable_filter
 from rlar_jax.models.transformer import CausalLM, _layer, dense
-from rlar_jax.policy import mesh_rules
+from rlar_jax.policy import lora_spec, mesh_rules
 from rlar_jax.sharding import logical_to_spec
 
 TRAIN, ROLLOUT, HELDOUT = "train step", "rollout", "held-out generation"
@@ -164,9 +165,13 @@ def local_model_config(mc: ModelConfig, tensor: int) -> ModelConfig:
                       vocab_size=div(mc.vocab_size))
 
 
-def abstract_model(mc: ModelConfig) -> CausalLM:
-    """The causal LM with shapes only (nothing allocated)."""
-    return nnx.eval_shape(lambda: CausalLM(mc, rngs=nnx.Rngs(0)))
+def abstract_model(mc: ModelConfig, lora: LoraSpec | None = None) -> CausalLM:
+    """The causal LM (with `lora` adapters when given) with shapes only (nothing allocated)."""
+    def build() -> CausalLM:
+        model = CausalLM(mc, rngs=nnx.Rngs(0))
+        return add_lora(model, lora) if lora is not None else model
+
+    return nnx.eval_shape(build)
 
 
 def shard_elements(model: nnx.Module, shapes: Shapes, rules: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -274,8 +279,8 @@ def train_activation_bytes(cfg: ExperimentConfig, mc: ModelConfig, rows: int, pr
     from rlar_jax.grpo import _micro_loss
     from rlar_jax.trainer import grpo_config, make_logprob_fn
 
-    model = abstract_model(mc)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    model = abstract_model(mc, lora_spec(cfg.model.lora))
+    graphdef, params, rest = nnx.split(model, trainable_filter(model), ...)
     batch = batch_spec(rows, prompt_len, new_tokens, cfg)
     grpo, logprob_fn = grpo_config(cfg), make_logprob_fn(cfg.sampling.temperature)
 
@@ -298,27 +303,37 @@ def build_plan(cfg: ExperimentConfig, mc: ModelConfig, model_source: str, device
     """The per-device memory plan of `cfg` for the model `mc` (its dtypes and remat already set)."""
     shapes, notes = plan_shapes(cfg, devices, prompt_len)
     rules = mesh_rules(cfg.mesh.rules)
-    sizes = shard_elements(abstract_model(mc), shapes, rules)
+    spec = lora_spec(cfg.model.lora)
+    sizes = shard_elements(abstract_model(mc, spec), shapes, rules)
     p_size, c_size = mc.weight_dtype.itemsize, mc.compute_dtype.itemsize
-    local = sum(n for _, n in sizes.values())
-    params = local * p_size
-    trainable = params  # the optimizer's leaves: every parameter (a full fine-tune)
-    block_local = sum(n for k, (_, n) in sizes.items() if ".blocks." in f".{k}.")
+    is_adapter = lambda k: ".lora." in f".{k}."  # noqa: E731
+    local = sum(n for k, (_, n) in sizes.items() if not is_adapter(k))  # the model's own weights
+    adapter_local = sum(n for k, (_, n) in sizes.items() if is_adapter(k))  # float32 LoRA factors
+    params = local * p_size + adapter_local * 4
+    # The optimizer's leaves: every parameter (a full fine-tune) or only the adapters (LoRA); under LoRA
+    # the KL reference is the base itself (zero adapters), not a copy.
+    trainable = adapter_local * 4 if spec is not None else params
+    block_local = sum(n for k, (_, n) in sizes.items() if ".blocks." in f".{k}." and not is_adapter(k))
     resident = {"params": params, "optimizer state": 2 * trainable,
-                "reference params": params if cfg.loss.beta > 0 else 0}
+                "reference params": params if cfg.loss.beta > 0 and spec is None else 0}
 
     lmc = local_model_config(mc, shapes.tensor)
     T, P = shapes.new_tokens, shapes.prompt_len
     rows_dev = shapes.per_device(shapes.rows)
     micro_dev = shapes.per_device(shapes.micro_rows)
     batch = _nbytes(batch_spec(rows_dev, P, T, cfg))
-    grads = trainable + (trainable // p_size * 4 if shapes.num_micro > 1 else 0)  # + float32 accumulator
+    t_size = 4 if spec is not None else p_size
+    grads = trainable + (trainable // t_size * 4 if shapes.num_micro > 1 else 0)  # + float32 accumulator
     act = train_activation_bytes(cfg, lmc, micro_dev, P, T)
     update = trainable  # AdamW's update tree, after the activations are gone
     train = Phase(TRAIN, {**resident, "grads": grads, "batch": batch, "sampler weights": 0, "KV cache": 0,
                           "activations": max(act, update)})
 
-    sampler = local * c_size if mc.compute_dtype != mc.weight_dtype else 0
+    # The weights rollouts read: a compute-dtype copy when it differs from the parameter dtype; under LoRA
+    # a merged copy of the adapted projections (of every weight when a cast is needed anyway).
+    targets = spec.targets if spec is not None else ()
+    merged_local = sum(n for k, (_, n) in sizes.items() if k.split(".")[-1] in targets and ".blocks." in f".{k}.")
+    sampler = local * c_size if mc.compute_dtype != mc.weight_dtype else merged_local * c_size
     kv_local = lmc.num_kv_heads
     slots = P + T
 
@@ -334,5 +349,9 @@ def build_plan(cfg: ExperimentConfig, mc: ModelConfig, model_source: str, device
 
     phases = [train, generation(ROLLOUT, shapes.rows, shapes.prompts),
               generation(HELDOUT, shapes.eval_rows, shapes.eval_rows)]
-    count = sum(n for n, _ in sizes.values())
+    count = sum(n for k, (n, _) in sizes.items() if not is_adapter(k))
+    if spec is not None:
+        adapters_all = sum(n for k, (n, _) in sizes.items() if is_adapter(k))
+        notes.append(f"LoRA rank {spec.rank} on {', '.join(spec.targets)}: {adapters_all / 1e6:.2f}M trainable "
+                     "parameters (float32); the base is frozen and rollouts read a merged copy of the adapted weights")
     return MemoryPlan(mc, model_source, count, shapes, phases, notes)

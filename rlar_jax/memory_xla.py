@@ -29,7 +29,8 @@ from flax import nnx
 from rlar_jax.config import ExperimentConfig, load_config
 from rlar_jax.memory import Shapes, abstract_model, batch_spec, plan_shapes
 from rlar_jax.models.config import ModelConfig
-from rlar_jax.policy import mesh_rules
+from rlar_jax.models.lora import trainable_filter
+from rlar_jax.policy import lora_spec, mesh_rules
 from rlar_jax.sharding import MeshConfig, batch_sharding, make_mesh, param_shardings, replicated
 
 
@@ -62,9 +63,10 @@ def train_step_inputs(cfg: ExperimentConfig, mc: ModelConfig, shapes: Shapes, me
     from rlar_jax.grpo import make_train_step
     from rlar_jax.trainer import build_optimizer, grpo_config, make_logprob_fn
 
-    model = abstract_model(mc)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    params = _with_shardings(params, param_shardings(model, mesh, mesh_rules(cfg.mesh.rules)))
+    model = abstract_model(mc, lora_spec(cfg.model.lora))
+    every = nnx.state(model, nnx.Param)
+    nnx.update(model, _with_shardings(every, param_shardings(model, mesh, mesh_rules(cfg.mesh.rules))))
+    graphdef, params, rest = nnx.split(model, trainable_filter(model), ...)  # LoRA: the base is in `rest`
     tx = build_optimizer(cfg)
     opt_state = _opt_shardings(jax.eval_shape(tx.init, params), params, mesh)
     batch = {k: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=batch_sharding(mesh, len(s.shape)))
@@ -146,7 +148,7 @@ def measure_train_step(cfg: ExperimentConfig, shapes: Shapes) -> dict[str, Any]:
 
     mesh = _mesh(shapes)
     policy = build_policy(cfg.model, mesh, mesh_rules(cfg.mesh.rules))
-    graphdef, params, rest = nnx.split(policy.model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(policy.model, trainable_filter(policy.model), ...)
     tx = build_optimizer(cfg)
     opt_state = init_opt_state(tx, params)
     batch = _concrete_batch(batch_spec(shapes.rows, shapes.prompt_len, shapes.new_tokens, cfg),
@@ -155,7 +157,7 @@ def measure_train_step(cfg: ExperimentConfig, shapes: Shapes) -> dict[str, Any]:
                            shapes.num_micro)
     offset = jnp.float32(0.0)
     compiled = step.jitted(params, opt_state).lower(params, rest, opt_state, batch, offset).compile()
-    live = sum(x.nbytes for x in jax.tree.leaves((params, opt_state, batch)))
+    live = sum(x.nbytes for x in jax.tree.leaves((params, rest, opt_state, batch)))  # rest: a LoRA base
     del policy
     _trim()
     before = _status_kib("VmRSS") * 1024

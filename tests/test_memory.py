@@ -63,6 +63,40 @@ def test_micro_batches_add_a_float32_gradient_accumulator():
     assert _phase(plan, TRAIN).parts["grads"] == TINY_PARAMS * (2 + 4)
 
 
+# rank-4 adapters on the tiny model's 7 projections per layer: (in + out) x 4 float32 elements each
+TINY_LORA = 2 * 4 * ((64 + 64) + 2 * (64 + 32) + (64 + 64) + 2 * (64 + 128) + (128 + 64))
+
+
+def test_lora_plan_trains_and_keeps_adapters_only():
+    plan = _plan(TINY, "model.lora.rank=4", "loss.beta=0.04")
+    assert plan.param_count == TINY_PARAMS  # the model's own parameters; the adapters are a note
+    assert any(n.startswith(f"LoRA rank 4 on wq, wk, wv, wo, w_gate, w_up, w_down: {TINY_LORA / 1e6:.2f}M")
+               for n in plan.notes)
+    train = _phase(plan, TRAIN).parts
+    assert train["params"] == (TINY_PARAMS + TINY_LORA) * 4
+    assert train["grads"] == TINY_LORA * 4 and train["optimizer state"] == 2 * TINY_LORA * 4
+    assert train["reference params"] == 0  # the KL reference is the base with adapters off
+    # rollouts read a merged copy of the 7 adapted projections of both layers (float32 here)
+    merged = 2 * (64 * 4 * 16 + 2 * 64 * 2 * 16 + 4 * 16 * 64 + 3 * 64 * 128) * 4
+    assert _phase(plan, ROLLOUT).parts["sampler weights"] == merged
+    bf16 = _phase(_plan(TINY, "model.lora.rank=4", "model.param_dtype=bfloat16", "model.dtype=bfloat16"), TRAIN)
+    assert bf16.parts["params"] == TINY_PARAMS * 2 + TINY_LORA * 4  # bf16 base, float32 adapters
+    assert bf16.parts["optimizer state"] == 2 * TINY_LORA * 4
+
+
+def test_qwen3_8b_lora_config_fits_one_80gb_device_and_more_prompts_do_not(capsys):
+    config = str(ROOT / "configs" / "qwen3_8b_lora.yaml")
+    assert cli.main(["memory", "--config", config, "--device-memory", "80GB"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fits: peak 64.7")
+    assert cli.main(["memory", "--config", config, "trainer.prompts_per_step=16", "--device-memory", "80GB"]) == 1
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "in the rollout" in line and "fewer prompts per step" in line
+    # A full fine-tune of the same model on one device: AdamW's state alone is 61 GiB; the advice names LoRA.
+    assert cli.main(["memory", "--config", config, "model.lora.rank=null", "model.param_dtype=float32",
+                     "--device-memory", "80GB"]) == 1
+    assert "model.lora.rank=16 trains adapters only" in capsys.readouterr().out
+
+
 def test_kv_cache_is_rows_times_slots_times_layers_kv_heads_head_dim_two_and_dtype():
     # rows 2 x 4 = 8, slots 1024 (the one bucket) + 16 new tokens, 2 layers, 2 KV heads x 16, k and v, float32
     plan = _plan(TINY)
@@ -211,7 +245,7 @@ def _compiled(config: Path, overrides: list[str], prompt_len: int):
 
 
 @pytest.mark.parametrize("overrides", [
-    [], ["model.remat=true"],
+    [], ["model.remat=true"], ["model.lora.rank=4"],
     pytest.param(["mesh.data=1", "mesh.fsdp=2"], marks=pytest.mark.slow),
     pytest.param(["trainer.micro_batch_size=4"], marks=pytest.mark.slow),
 ])

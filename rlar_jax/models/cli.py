@@ -37,11 +37,13 @@ def _export(args: argparse.Namespace) -> int:
     from rlar_jax.models.export_run import export_run, is_run_path
 
     if is_run_path(args.model):
-        out, step = export_run(args.model, args.out, config=args.config, overrides=args.overrides, dtype=args.dtype)
+        out, step = export_run(args.model, args.out, config=args.config, overrides=args.overrides, dtype=args.dtype,
+                               merge_lora=args.merge_lora)
         print(f"{args.model} (step {step}) -> {out}")
         return 0
-    if args.config or args.overrides:
-        raise SystemExit(f"models export: --config and overrides apply to run directories; {args.model!r} is not one")
+    if args.config or args.overrides or args.merge_lora:
+        raise SystemExit(f"models export: --config, --merge-lora and overrides apply to run directories; "
+                         f"{args.model!r} is not one")
     from rlar_jax.models import export_hf, load_model
 
     loaded = load_model(args.model, dtype=args.dtype or "float32")
@@ -77,5 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="parameter dtype written (default: the run's model.param_dtype, float32 for models)")
     ex.add_argument("--config", default=None,
                     help="runs: the experiment YAML it was trained with (default: the run's config.json)")
+    ex.add_argument("--merge-lora", action="store_true",
+                    help="runs trained with model.lora: fold the adapters into the weights (a plain HF checkpoint)")
     ex.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="runs with --config: its dotted overrides")
     ex.set_defaults(func=_export)

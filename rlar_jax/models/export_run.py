@@ -57,13 +57,16 @@ def experiment_config(path: str | Path, config: str | Path | None = None,
 
 
 def export_run(path: str | Path, out_dir: str | Path, *, config: str | Path | None = None,
-               overrides: list[str] | tuple[str, ...] = (), dtype: str | None = None) -> tuple[Path, int]:
+               overrides: list[str] | tuple[str, ...] = (), dtype: str | None = None,
+               merge_lora: bool = False) -> tuple[Path, int]:
     """Write the policy of a run's latest checkpoint (or of the given step's folder) to `out_dir` as an HF
     safetensors directory; returns (out_dir, restored step). `dtype` overrides the run's model.param_dtype
-    (the dtype of the written tensors)."""
+    (the dtype of the written tensors). A LoRA run needs `merge_lora`: its adapters are folded into the
+    weights (W + alpha/r * A @ B), so the output is a plain checkpoint that transformers and vLLM load."""
     import dataclasses
 
     from rlar_jax.evaluate import restore_params
+    from rlar_jax.models.lora import merged_model
     from rlar_jax.models.safetensors_io import export_hf
     from rlar_jax.models.tokenizer import CHATML_TEMPLATE
     from rlar_jax.policy import build_policy
@@ -74,10 +77,15 @@ def export_run(path: str | Path, out_dir: str | Path, *, config: str | Path | No
     cfg = experiment_config(path, config, overrides)
     if dtype is not None:
         cfg.model = dataclasses.replace(cfg.model, param_dtype=dtype)
+    if merge_lora and not cfg.model.lora.enabled:
+        raise ValueError(f"{path}: --merge-lora, but the run trained no LoRA adapters (model.lora.rank is unset)")
+    if cfg.model.lora.enabled and not merge_lora:
+        raise ValueError(f"{path}: the run trained LoRA adapters (model.lora.rank={cfg.model.lora.rank}); pass "
+                         "--merge-lora to write the merged weights")
     policy = build_policy(cfg.model, None)
     step = restore_params(policy, cfg, path)
     tokenizer = policy.tokenizer
     if not tokenizer.chat_template:
         tokenizer.chat_template = CHATML_TEMPLATE  # what apply_chat_template renders for it
-    out = export_hf(policy.model, policy.config, tokenizer, out_dir)
+    out = export_hf(merged_model(policy.model), policy.config, tokenizer, out_dir)
     return out, step
