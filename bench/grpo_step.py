@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import busy  # noqa: E402
+
 WORK = ROOT / "runs" / "bench_grpo_step"
 HF_DIR = WORK / "smollm2-135m-instruct-hf"
 TRAIN_PATH = "gsm8k:train"  # the bundled copy
@@ -540,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", type=int, default=4, help="G: completions per prompt")
     p.add_argument("--max-new-tokens", type=int, default=64, help="L: max completion tokens")
     p.add_argument("--threads", type=int, default=2, help="cores / torch threads per side")
+    p.add_argument("--load", type=int, default=0, help="busy background processes during every side (bench/_load.py)")
     p.add_argument("--force-length", action=argparse.BooleanOptionalAction, default=True,
                    help="make TRL generate exactly L tokens (min_new_tokens)")
     p.add_argument("--omp-wait-policy", default="PASSIVE",
@@ -559,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
 
     before = loadavg()
     print(f"load average before: {before}", flush=True)
-    with LoadSampler() as loads:
+    with busy(args.load), LoadSampler() as loads:
         results = {}
         for side in ("export", "peak", "ours", "trl"):
             loads.phase = side

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import busy  # noqa: E402
 
 
 def _rss() -> int:
@@ -48,6 +50,7 @@ def side(args: argparse.Namespace) -> dict:
     from rlar_jax.trainer import build_optimizer, grpo_config, make_logprob_fn
 
     overrides = [f"model.lora.rank={args.rank}", f"model.lora.alpha={2 * args.rank}"] if args.side == "lora" else []
+    overrides += ["model.remat=true"] if args.remat else []
     cfg = load_config(ROOT / "configs" / "default.yaml", overrides)
     policy = build_policy(cfg.model, None)
     model = policy.model
@@ -92,6 +95,8 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=96)
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--remat", action="store_true", help="model.remat=true on both sides")
+    p.add_argument("--load", type=int, default=0, help="busy background processes during both sides (bench/_load.py)")
     p.add_argument("--side", choices=["lora", "full"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.side:
@@ -101,14 +106,16 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     for name in ("lora", "full"):
         cmd = [sys.executable, __file__, "--side", name, *sys.argv[1:]]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        with busy(args.load):
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results[name] = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
         r = results[name]
         print(f"{name:>5}: {r['step_s']:.2f} s/step (median of {args.repeats}; first call {r['first_call_s']:.1f} s), "
               f"trainable {r['trainable'] / 1e6:.2f}M of {r['params'] / 1e6:.1f}M, XLA peak {r['xla_peak_gib']:.2f} "
               f"GiB, peak RSS {r['rss_peak_gib']:.2f} GiB", flush=True)
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; batch {args.rows} x "
-          f"({args.prompt_len} + {args.new_tokens}) tokens, rank {args.rank} on every projection")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; --load {args.load}; batch "
+          f"{args.rows} x ({args.prompt_len} + {args.new_tokens}) tokens, rank {args.rank} on every projection, "
+          f"remat {'on' if args.remat else 'off'}")
     ours, peer = results["lora"]["step_s"], results["full"]["step_s"]
     print(json.dumps({"bench": "lora_step", "ours": round(ours, 3), "peer": round(peer, 3), "unit": "s/step",
                       "ratio": round(peer / ours, 3),

@@ -33,11 +33,11 @@ SYSTEMS = {
 }
 
 
-def run(system: str, config: str, run_dir: Path, overrides: list[str]) -> dict:
-    """Train one system; its summary.json."""
+def run(system: str, config: str, run_dir: Path, overrides: list[str], resume: bool = False) -> dict:
+    """Train one system (continuing from its last checkpoint with `resume`); its summary.json."""
     cmd = [sys.executable, "-m", "rlar_jax.cli", "train", "--config", config, f"trainer.run_dir={run_dir}",
-           "trainer.resume=false", "trainer.progress=false", *SYSTEMS[system], *overrides]
-    with open(run_dir.parent / f"{system}.log", "w") as log:
+           f"trainer.resume={str(resume).lower()}", "trainer.progress=false", *SYSTEMS[system], *overrides]
+    with open(run_dir.parent / f"{system}.log", "a" if resume else "w") as log:
         subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
     return json.loads((run_dir / "summary.json").read_text())
 
@@ -54,6 +54,9 @@ def main() -> None:
     p.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     p.add_argument("--out", default="runs/rlar_vs_static")
     p.add_argument("--keep", action="store_true", help="add to the systems already in OUT/results.json")
+    p.add_argument("--resume", action="store_true",
+                   help="continue each system's run from its last checkpoint (a run that was killed); resuming "
+                        "gives the same result as an uninterrupted run (tests/test_trainer.py)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = p.parse_args()
     out = Path(args.out)
@@ -70,7 +73,7 @@ def main() -> None:
         raise SystemExit("--systems needs at least one system (or --keep, to print saved results)")
     for system in args.systems:
         t0 = time.perf_counter()
-        results[system] = gains(run(system, args.config, out / system, args.overrides))
+        results[system] = gains(run(system, args.config, out / system, args.overrides, args.resume))
         seconds[system] = time.perf_counter() - t0
         loads[system] = os.getloadavg()[1]  # 5-minute load at the end of the run
         saved.write_text(json.dumps({"gains": results, "seconds": seconds, "load": loads,

@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import busy  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 MODEL = "smollm2-135m-instruct"
@@ -139,6 +142,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (XLA uses every core)")
     p.add_argument("--profile", action="store_true", help="XLA op totals of one extra call of ours")
+    p.add_argument("--load", type=int, default=0, help="busy background processes during both sides (bench/_load.py)")
     p.add_argument("--side", choices=("ours", "hf"), help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--prompts", help=argparse.SUPPRESS)
@@ -150,7 +154,7 @@ def main() -> None:
         return
 
     n_new = args.batch * args.new_tokens
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, busy(args.load):
         d = Path(d)
         common = [sys.executable, __file__, "--batch", str(args.batch), "--prompt-len", str(args.prompt_len),
                   "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats), "--threads",
