@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from rlar_jax.rewards.evolution import EvolutionConfig
-from rlar_jax.schema import ConfigError, apply_override, build, yaml_error
+from rlar_jax.schema import ConfigError, OneOf, apply_override, build, yaml_error
 
 __all__ = ["ConfigError", "ExperimentConfig", "apply_override", "build", "load_config", "to_dict"]
 
@@ -185,11 +185,30 @@ class SamplingSection:
     prompt_buckets: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048, 4096])
 
 
+def _registered_losses() -> list[str]:
+    from rlar_jax.losses import LOSSES  # imported when a config is built, so importing config needs no jax
+
+    return list(LOSSES)
+
+
+def _registered_advantages() -> list[str]:
+    from rlar_jax.advantages import ADVANTAGES
+
+    return list(ADVANTAGES)
+
+
 @dataclasses.dataclass
 class LossSection:
-    """GRPO objective (see rlar_jax.grpo.GRPOConfig for the meaning of each knob)."""
+    """GRPO objective (see rlar_jax.grpo_config.GRPOConfig for the meaning of each knob)."""
 
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    # A registered loss (rlar_jax.losses.LOSSES): grpo, dr_grpo, dapo, bnpo, or one registered by user
+    # code with rlar_jax.losses.register_loss before the config is loaded
+    loss_type: Annotated[str, OneOf(_registered_losses, "register more with rlar_jax.losses.register_loss")] = "dapo"
+    # How rewards become advantages, a registered estimator (rlar_jax.advantages.ADVANTAGES): grpo (reward
+    # minus the group mean) or rloo (reward minus the mean of the group's other rewards), both then scaled
+    # as scale_rewards says, or one registered with rlar_jax.advantages.register_advantage
+    advantage_estimator: Annotated[str, OneOf(_registered_advantages,
+                                              "register more with rlar_jax.advantages.register_advantage")] = "grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
     epsilon_low: float = 0.2
     epsilon_high: float = 0.28
@@ -292,8 +311,8 @@ class TrainerSection:
     overlap_rewards: bool = False
     # Update only on groups whose advantages are not all zero (padded to rows/8, /4 or /2), adding the
     # other rows' share of the loss denominator back: the same gradient for less compute. Needs beta 0
-    # and a loss other than bnpo (otherwise ignored). The step's entropy/clip metrics then cover the
-    # live rows; `update_rows` says how many rows the update ran on.
+    # and a row-additive loss (rlar_jax.losses: grpo, dr_grpo, dapo, not bnpo), otherwise ignored. The
+    # step's entropy/clip metrics then cover the live rows; `update_rows` says how many rows the update ran on.
     drop_zero_advantage_groups: bool = True
 
     def __post_init__(self) -> None:

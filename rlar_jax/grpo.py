@@ -1,12 +1,13 @@
-"""GRPO: configuration, group-relative advantages, optimizer and the jitted (accumulating) train step.
+"""GRPO: the loss mask, optimizer, chunked log-probs and the jitted (accumulating) train step.
 
-Losses live in :mod:`rlar_jax.losses` and are looked up by ``GRPOConfig.loss_type``. The step is
-model-agnostic: it takes ``logprob_fn(model, batch) -> (logp f32[N, T], entropy f32[N, T])``.
+The objective's settings are :class:`rlar_jax.grpo_config.GRPOConfig`; losses live in
+:mod:`rlar_jax.losses` and are looked up by ``GRPOConfig.loss_type``, advantage estimators in
+:mod:`rlar_jax.advantages`. The step is model-agnostic: it takes
+``logprob_fn(model, batch) -> (logp f32[N, T], entropy f32[N, T])``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable
 
 import jax
@@ -15,133 +16,15 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
+from rlar_jax.advantages import group_advantages  # noqa: F401  (re-exported)
+from rlar_jax.grpo_config import GRPOConfig  # (also re-exported)
 from rlar_jax.losses import LOSSES, get_loss, register_loss  # noqa: F401  (re-exported)
-from rlar_jax.rollout_correction import check_rollout_is, mismatch_metrics, rollout_is_weights
+from rlar_jax.rollout_correction import mismatch_metrics, rollout_is_weights
 
 LogprobFn = Callable[[nnx.Module, dict], tuple[jax.Array, jax.Array]]
-SCALE_REWARDS = ("group", "batch", "none")
-KL_ESTIMATORS = ("k1", "k3")
 
 
-@dataclasses.dataclass(frozen=True)
-class GRPOConfig:
-    """Hyper-parameters of the GRPO objective. Invalid values raise ValueError naming the field."""
-
-    # Loss normalisation, a key of rlar_jax.losses.LOSSES: "grpo" (sequence mean then batch mean),
-    # "dr_grpo" (sum / (N * max_completion_length)), "dapo" (token mean over the batch, TRL's default)
-    # or "bnpo" (token mean per micro-batch). See rlar_jax/losses.py for the exact definitions.
-    loss_type: str = "dapo"
-    # Advantage scaling after subtracting the group mean: divide by the group's std ("group"), by the
-    # std of all valid rewards of the batch ("batch", more robust for low-variance groups) or not at all
-    # ("none", Dr. GRPO).
-    scale_rewards: str = "group"
-    # Lower clip: the ratio is clipped at 1 - epsilon_low. Must be in [0, 1).
-    epsilon_low: float = 0.2
-    # Upper clip: the ratio is clipped at 1 + epsilon_high; > epsilon_low is DAPO's "clip-higher" (0.28).
-    epsilon_high: float = 0.2
-    # Dual clip constant c > 1 (e.g. 3.0): caps the loss of negative-advantage tokens at -c * A so a
-    # huge ratio cannot blow up the update. None disables it.
-    dual_clip: float | None = None
-    # KL coefficient against the reference model; 0.0 (default, as in TRL/DAPO) skips the reference.
-    beta: float = 0.0
-    # KL estimator per token: "k1" = logp - ref_logp, "k3" = exp(ref - logp) - (ref - logp) - 1
-    # (unbiased, always >= 0; the usual GRPO choice).
-    kl_estimator: str = "k3"
-    # mu: optimizer updates per generation batch. With mu > 1 the batch must carry old_logp (from the
-    # policy that sampled it); with mu = 1 and no old_logp, the ratio is exp(logp - stop_grad(logp)).
-    num_iterations: int = 1
-    # Drop completions that hit max_completion_length without EOS from the loss (DAPO overlong filter).
-    mask_truncated_completions: bool = False
-    # Maximum completion length in tokens; the constant normaliser of "dr_grpo".
-    max_completion_length: int = 256
-    # G: completions sampled per prompt; groups are contiguous blocks of G in the batch. Must be >= 2.
-    group_size: int = 8
-    # Truncated importance sampling against the sampler's log-probs (batch["sampler_logp"]), see
-    # rlar_jax/rollout_correction.py: "none", "token" or "sequence" (weight per token, or one weight per
-    # sequence from the sum of its tokens' log-ratios), each weight capped at rollout_is_cap (> 0).
-    # With it, old_logp is the trainer's own (absent with num_iterations 1: the step's forward pass).
-    rollout_is: str = "none"
-    rollout_is_cap: float = 2.0
-
-    def __post_init__(self) -> None:
-        def need(ok: bool, field: str, expected: str) -> None:
-            if not ok:
-                raise ValueError(f"GRPOConfig.{field} must be {expected}, got {getattr(self, field)!r}")
-
-        def is_num(x: Any) -> bool:
-            return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-        def is_int(x: Any) -> bool:
-            return isinstance(x, int) and not isinstance(x, bool)
-
-        need(self.loss_type in LOSSES, "loss_type", f"one of {sorted(LOSSES)}")
-        need(self.scale_rewards in SCALE_REWARDS, "scale_rewards", f"one of {list(SCALE_REWARDS)}")
-        need(is_num(self.epsilon_low) and 0 <= self.epsilon_low < 1, "epsilon_low", "a float in [0, 1)")
-        need(is_num(self.epsilon_high) and self.epsilon_high >= 0, "epsilon_high", "a float >= 0")
-        need(self.dual_clip is None or (is_num(self.dual_clip) and self.dual_clip > 1),
-             "dual_clip", "None or a float > 1")
-        need(is_num(self.beta) and self.beta >= 0, "beta", "a float >= 0")
-        need(self.kl_estimator in KL_ESTIMATORS, "kl_estimator", f"one of {list(KL_ESTIMATORS)}")
-        need(is_int(self.num_iterations) and self.num_iterations >= 1, "num_iterations", "an int >= 1")
-        need(isinstance(self.mask_truncated_completions, bool), "mask_truncated_completions", "a bool")
-        need(is_int(self.max_completion_length) and self.max_completion_length >= 1,
-             "max_completion_length", "an int >= 1")
-        need(is_int(self.group_size) and self.group_size >= 2, "group_size", "an int >= 2")
-        check_rollout_is(self.rollout_is, self.rollout_is_cap, "GRPOConfig.")
-
-
-# ----------------------------------------------------------------------------------------- advantages
-def group_advantages(
-    rewards: jax.Array,
-    group_size: int,
-    scale_rewards: str = "group",
-    eps: float = 1e-4,
-    expected: int | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """Group-relative advantages for rewards f32[B*G] laid out as contiguous groups of ``group_size``.
-
-    A = (r - group mean) / (std + eps), std being the group's ("group"), the batch's ("batch") or 1
-    with eps 0 ("none"). std is the *sample* std (ddof=1, as torch.std in TRL); a group (or batch) with
-    fewer than 2 valid rewards has std 0. Non-finite rewards (NaN = failed scorer) are left out of every
-    statistic, get advantage 0 and ``valid`` False; an all-failed group thus contributes nothing.
-    Shapes are never broadcast: a 1-D length that is not a multiple of G, or differs from ``expected``,
-    raises ValueError naming both lengths. Returns (advantages f32[B*G], valid bool[B*G]).
-    """
-    if scale_rewards not in SCALE_REWARDS:
-        raise ValueError(f"scale_rewards must be one of {list(SCALE_REWARDS)}, got {scale_rewards!r}")
-    if not isinstance(group_size, int) or group_size < 1:
-        raise ValueError(f"group_size must be an int >= 1, got {group_size!r}")
-    shape = jnp.shape(rewards)
-    if len(shape) != 1:
-        raise ValueError(f"rewards must be 1-D [B*G], got shape {shape}")
-    n = shape[0]
-    if expected is not None and n != expected:
-        raise ValueError(f"rewards has length {n}, expected {expected} (B*G); refusing to broadcast")
-    if n % group_size:
-        raise ValueError(f"rewards length {n} is not a multiple of group_size {group_size}")
-    r = jnp.asarray(rewards, jnp.float32).reshape(-1, group_size)
-    valid = jnp.isfinite(r)
-    r0 = jnp.where(valid, r, 0.0)
-    cnt = valid.sum(-1, keepdims=True).astype(jnp.float32)
-    mean = r0.sum(-1, keepdims=True) / jnp.maximum(cnt, 1.0)
-    centred = jnp.where(valid, r0 - mean, 0.0)
-    if scale_rewards == "group":
-        std = _sample_std(centred, cnt)
-    elif scale_rewards == "batch":
-        nb = cnt.sum()
-        bmean = r0.sum() / jnp.maximum(nb, 1.0)
-        std = _sample_std(jnp.where(valid, r0 - bmean, 0.0).reshape(-1), nb)
-    else:
-        std, eps = jnp.float32(1.0), 0.0
-    adv = jnp.where(valid, centred / (std + eps), 0.0)
-    return adv.reshape(-1), valid.reshape(-1)
-
-
-def _sample_std(centred: jax.Array, count: jax.Array) -> jax.Array:
-    ss = jnp.sum(centred * centred, axis=-1, keepdims=centred.ndim > 1)
-    return jnp.where(count >= 2, jnp.sqrt(ss / jnp.maximum(count - 1.0, 1.0)), 0.0)
-
-
+# ----------------------------------------------------------------------------------------- loss mask
 def build_loss_mask(
     completion_mask: jax.Array,
     valid: jax.Array | None,
@@ -160,13 +43,11 @@ def build_loss_mask(
 
 
 def dead_row_denominator(batch: dict, live: jax.Array, cfg: GRPOConfig) -> jax.Array:
-    """The loss denominator of the rows outside ``live`` (bool[N]). Without a KL term a row whose
-    advantage is zero adds nothing to the loss sum, only to the denominator (grpo, dr_grpo, dapo), so
-    an update over the live rows with this added to its denominator has exactly the full batch's
-    gradient. Not defined for bnpo, whose denominators are per micro-batch."""
-    if cfg.loss_type == "bnpo" or cfg.beta > 0:
-        raise ValueError(f"dead_row_denominator needs beta 0 and a loss other than bnpo, got "
-                         f"loss_type={cfg.loss_type!r}, beta={cfg.beta}")
+    """The loss denominator of the rows outside ``live`` (bool[N]). When
+    ``cfg.can_drop_zero_advantage_rows`` a row whose advantage is zero adds nothing to the loss sum, only
+    to the denominator, so an update over the live rows with this added to its denominator has exactly
+    the full batch's gradient; otherwise (KL term, or a loss such as bnpo) ValueError."""
+    cfg.check_can_drop_zero_advantage_rows("dead_row_denominator")
     mask = build_loss_mask(batch["completion_mask"], batch.get("valid"), batch.get("truncated"), cfg)
     mask = mask * (~live.astype(bool))[:, None]
     zeros = jnp.zeros(mask.shape, jnp.float32)
@@ -306,8 +187,8 @@ def accumulate_grads(graphdef, params, rest, batch: dict, cfg: GRPOConfig, logpr
     """Sum gradients and (sum, denominator) over ``num_microbatches`` micro-batches, divide once.
 
     Micro-batch i takes rows i, i+k, i+2k, ... (a strided split keeps a row-sharded batch evenly spread
-    over devices). Returns (mean grads, metrics dict of scalars); exact w.r.t. one big batch for
-    grpo/dr_grpo/dapo (bnpo is per micro-batch by definition). ``denom_offset`` is added to the
+    over devices). Returns (mean grads, metrics dict of scalars); exact w.r.t. one big batch for a
+    row-additive loss (rlar_jax.losses; bnpo is per micro-batch by definition). ``denom_offset`` is added to the
     denominator: the share of rows left out of ``batch`` whose loss terms are zero (see
     :func:`dead_row_denominator`).
     """
@@ -360,16 +241,16 @@ def train_step(graphdef, params, rest, opt_state, batch: dict, *, cfg: GRPOConfi
     counts, update_skipped, and with ``sampler_logp`` the rollout/... mismatch metrics
     (rlar_jax.rollout_correction.mismatch_metrics).
 
-    Without a KL term (beta 0) every loss is a sum of advantage-weighted terms, so a batch whose
-    advantages are all zero (every group's rewards equal: common with sparse rewards) has an exactly
-    zero gradient. Such a step skips the forward and backward passes (`lax.cond`) and gives the
-    optimizer zero gradients, which is what the full computation would give it; the metrics that need
-    the forward pass are NaN for that step and `update_skipped` is 1.
+    When ``cfg.can_drop_zero_advantage_rows`` (no KL term, a row-additive loss) a batch whose advantages
+    are all zero (every group's rewards equal: common with sparse rewards) has an exactly zero gradient.
+    Such a step skips the forward and backward passes (`lax.cond`) and gives the optimizer zero
+    gradients, which is what the full computation would give it; the metrics that need the forward pass
+    are NaN for that step and `update_skipped` is 1.
     """
     def full(_):
         return accumulate_grads(graphdef, params, rest, batch, cfg, logprob_fn, num_microbatches, denom_offset)
 
-    if cfg.beta > 0:
+    if not cfg.can_drop_zero_advantage_rows:
         grads, metrics = full(None)
         metrics["update_skipped"] = jnp.zeros((), jnp.float32)
     else:

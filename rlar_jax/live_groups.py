@@ -1,10 +1,11 @@
 """Update only the groups that carry a learning signal.
 
-A GRPO group whose rewards are all equal has zero advantages; without a KL term its rows add nothing to
-the loss sum, only to the loss denominator. With sparse rewards most groups are like that, so the update
-runs over the live groups alone (padded up to one of a few row buckets, so few shapes are compiled) and
-the dead rows' share of the denominator is added back: the gradient is the full batch's, exactly. The
-step's forward-pass metrics (entropy, clip fractions, ratio) then describe the live rows.
+A GRPO group whose rewards are all equal has zero advantages; without a KL term and with a row-additive
+loss (`GRPOConfig.can_drop_zero_advantage_rows`) its rows add nothing to the loss sum, only to the loss
+denominator. With sparse rewards most groups are like that, so the update runs over the live groups
+alone (padded up to one of a few row buckets, so few shapes are compiled) and the dead rows' share of the
+denominator is added back: the gradient is the full batch's, exactly. The step's forward-pass metrics
+(entropy, clip fractions, ratio) then describe the live rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from rlar_jax.grpo import GRPOConfig, dead_row_denominator
+from rlar_jax.grpo import dead_row_denominator
+from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.sharding import BATCH_AXES, batch_sharding, gather, host_local
 
 
@@ -32,8 +34,7 @@ class LiveGroups:
     """Shrinks a global GRPO batch to its live groups (see module doc)."""
 
     def __init__(self, cfg: GRPOConfig, rows: int, mesh: Mesh):
-        if cfg.beta > 0 or cfg.loss_type == "bnpo":
-            raise ValueError("dropping zero-advantage groups needs beta 0 and a loss other than bnpo")
+        cfg.check_can_drop_zero_advantage_rows("dropping zero-advantage groups")
         self.cfg, self.rows, self.mesh = cfg, rows, mesh
         self.buckets = row_buckets(rows, cfg.group_size, mesh)
         self._denominator = jax.jit(lambda batch, live: dead_row_denominator(batch, live, cfg))

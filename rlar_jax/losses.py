@@ -5,9 +5,10 @@ Every loss has the signature
 with ``logp``/``old_logp``/``ref_logp``/``mask`` of shape ``[N, T]`` and ``advantages`` of shape ``[N]``.
 The built-in losses also take ``is_weight`` (rollout importance weights), passed only when the rollout
 correction is on, so losses registered with the six arguments keep working.
-The batch loss is ``loss_sum / denominator``; because both are sums over samples, adding them up over
-micro-batches and dividing once at the end gives exactly the full-batch value (gradient accumulation
-without bias). ``aux`` maps a metric name to a ``(sum, count)`` pair with the same property.
+The batch loss is ``loss_sum / denominator``; when both are sums over samples (``row_additive``, below),
+adding them up over micro-batches and dividing once at the end gives exactly the full-batch value
+(gradient accumulation without bias). ``aux`` maps a metric name to a ``(sum, count)`` pair that is
+summed over micro-batches the same way.
 
 Normalisations (N_valid = sequences with at least one unmasked token, L_max = max_completion_length):
 
@@ -21,41 +22,91 @@ Normalisations (N_valid = sequences with at least one unmasked token, L_max = ma
   weights micro-batches equally regardless of their token counts, which ``dapo`` does not.
 
 Invalid samples (failed reward, masked truncation) are removed by the caller zeroing their mask rows.
+
+Each loss is registered with its metadata (:class:`LossSpec`). ``row_additive``: the loss sum and the
+denominator are sums of per-row terms, and a row whose advantage is zero adds nothing to the sum when
+there is no KL term. Splitting the batch into micro-batches is then exact, and so is leaving the
+zero-advantage rows out of the update as long as their denominator is added back (grpo, dr_grpo, dapo;
+not bnpo, whose denominator counts micro-batches). Whether there is a KL term is a property of the
+config (``GRPOConfig.needs_reference``), not of the loss.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import dataclasses
+from typing import Callable, Protocol
 
 import jax
 import jax.numpy as jnp
 
-if TYPE_CHECKING:  # imported only for annotations: grpo.py imports this module
-    from rlar_jax.grpo import GRPOConfig
-
 Aux = dict[str, tuple[jax.Array, jax.Array]]
 LossFn = Callable[..., tuple[jax.Array, jax.Array, Aux]]
+KL_ESTIMATORS = ("k1", "k3")
 
-LOSSES: dict[str, LossFn] = {}
+
+class LossConfig(Protocol):
+    """The settings the built-in losses read (read-only); rlar_jax.grpo_config.GRPOConfig has them.
+    Declared here so that this registry imports no config module: GRPOConfig checks loss names against it."""
+
+    @property
+    def epsilon_low(self) -> float: ...
+    @property
+    def epsilon_high(self) -> float: ...
+    @property
+    def dual_clip(self) -> float | None: ...
+    @property
+    def beta(self) -> float: ...
+    @property
+    def kl_estimator(self) -> str: ...
+    @property
+    def max_completion_length(self) -> int: ...
+    @property
+    def needs_reference(self) -> bool: ...
 
 
-def register_loss(name: str) -> Callable[[LossFn], LossFn]:
-    """Decorator registering a loss function under ``name`` in :data:`LOSSES`; duplicates raise."""
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+    """A registered loss: its function and what the update may assume about it (see the module doc)."""
+
+    name: str
+    fn: LossFn
+    row_additive: bool
+
+
+LOSSES: dict[str, LossSpec] = {}  # name -> registration; get_loss(name) is its function
+
+
+def register_loss(name: str, *, row_additive: bool) -> Callable[[LossFn], LossFn]:
+    """Decorator registering a loss function under ``name`` in :data:`LOSSES`, with ``row_additive`` as
+    defined in the module doc (False is always safe: the update then never leaves rows out and runs the
+    full passes on an all-zero-advantage batch). A duplicate name raises ValueError."""
+    if not isinstance(row_additive, bool):
+        raise TypeError(f"register_loss({name!r}): row_additive must be a bool, got {row_additive!r}")
 
     def deco(fn: LossFn) -> LossFn:
         if name in LOSSES:
-            raise ValueError(f"loss '{name}' is already registered (by {LOSSES[name].__qualname__})")
-        LOSSES[name] = fn
+            raise ValueError(f"loss '{name}' is already registered (by {LOSSES[name].fn.__qualname__})")
+        LOSSES[name] = LossSpec(name, fn, row_additive)
         return fn
 
     return deco
 
 
-def get_loss(name: str) -> LossFn:
-    """Return the registered loss ``name``; unknown names raise ValueError listing the registered ones."""
+def loss_spec(name: str) -> LossSpec:
+    """The registration of loss ``name``; an unknown name raises ValueError listing the registered ones."""
     if name not in LOSSES:
         raise ValueError(f"loss_type must be one of {sorted(LOSSES)}, got {name!r}")
     return LOSSES[name]
+
+
+def get_loss(name: str) -> LossFn:
+    """The registered loss function ``name``; an unknown name raises ValueError listing the registered ones."""
+    return loss_spec(name).fn
+
+
+def row_additive_losses() -> list[str]:
+    """Names of the registered row-additive losses, in registration order."""
+    return [name for name, spec in LOSSES.items() if spec.row_additive]
 
 
 def _check_shapes(logp, old_logp, ref_logp, advantages, mask) -> None:
@@ -74,7 +125,7 @@ def token_losses(
     ref_logp: jax.Array | None,
     advantages: jax.Array,
     mask: jax.Array,
-    cfg: GRPOConfig,
+    cfg: LossConfig,
     is_weight: jax.Array | None = None,
 ) -> tuple[jax.Array, Aux]:
     """Per-token clipped surrogate (+ dual clip, + beta * KL) as f32[N, T], zero where ``mask`` is 0.
@@ -86,7 +137,7 @@ def token_losses(
     (sum, count) metrics.
     """
     _check_shapes(logp, old_logp, ref_logp, advantages, mask)
-    if cfg.beta > 0 and ref_logp is None:
+    if cfg.needs_reference and ref_logp is None:
         raise ValueError("cfg.beta > 0 needs ref_logp (reference-model log-probs), got None")
     logp = logp.astype(jnp.float32)
     on = mask > 0
@@ -130,7 +181,7 @@ def _seq_valid(mask: jax.Array) -> jax.Array:
     return (mask > 0).any(axis=-1)
 
 
-@register_loss("grpo")
+@register_loss("grpo", row_additive=True)
 def grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Per-sequence token mean, then mean over valid sequences (DeepSeekMath GRPO)."""
     tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
@@ -139,7 +190,7 @@ def grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     return seq_mean.sum(), _seq_valid(mask).sum().astype(jnp.float32), aux
 
 
-@register_loss("dr_grpo")
+@register_loss("dr_grpo", row_additive=True)
 def dr_grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token-loss sum over N_valid * max_completion_length (Dr. GRPO constant normaliser)."""
     if logp.shape[-1] > cfg.max_completion_length:
@@ -152,14 +203,14 @@ def dr_grpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None
     return tok.sum(), n_valid * float(cfg.max_completion_length), aux
 
 
-@register_loss("dapo")
+@register_loss("dapo", row_additive=True)
 def dapo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token mean over every valid token of the whole (accumulated) batch (DAPO token-level loss)."""
     tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)
     return tok.sum(), jnp.where(mask > 0, mask, 0).astype(jnp.float32).sum(), aux
 
 
-@register_loss("bnpo")
+@register_loss("bnpo", row_additive=False)
 def bnpo_loss(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight=None):
     """Token mean within this micro-batch; micro-batches then averaged with equal weight."""
     tok, aux = token_losses(logp, old_logp, ref_logp, advantages, mask, cfg, is_weight)

@@ -2,7 +2,9 @@
 
 `build(cls, mapping)` instantiates a dataclass, checking every key against its fields and every value
 against its annotation, recursively; errors are `ConfigError`s naming the full dotted key and the
-expected type. `apply_override` applies one dotted `a.b.c=value` command-line override to a mapping.
+expected type. `Annotated[str, OneOf(names)]` declares a string checked against names read when the
+config is built (a registry that user code may extend). `apply_override` applies one dotted
+`a.b.c=value` command-line override to a mapping.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
 import yaml
 
@@ -21,8 +23,19 @@ class ConfigError(ValueError):
     """A configuration key is unknown or its value has the wrong type."""
 
 
+@dataclasses.dataclass(frozen=True)
+class OneOf:
+    """`Annotated[str, OneOf(names, hint)]`: the value must be one of `names()`, called when the config is
+    built, so entries registered after this module was imported count; `hint` ends the error message
+    (e.g. how to register more)."""
+
+    names: Callable[[], Iterable[str]]
+    hint: str = ""
+
 
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Annotated:
+        return _type_name(typing.get_args(tp)[0])
     if typing.get_origin(tp) is Literal:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
@@ -51,6 +64,15 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     `1e-6`, are accepted where floats are expected)."""
     origin = typing.get_origin(tp)
     if tp is Any:
+        return value
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        value = _convert(value, base, key)
+        for one_of in (e for e in extras if isinstance(e, OneOf)):
+            names = list(one_of.names())
+            if value not in names:
+                hint = f" ({one_of.hint})" if one_of.hint else ""
+                raise ConfigError(f"{key}: expected one of {' | '.join(map(repr, names))}, got {value!r}{hint}")
         return value
     if origin is Literal:
         if value in typing.get_args(tp):
@@ -102,7 +124,7 @@ def build(cls: type, data: dict[str, Any] | None, prefix: str = "") -> Any:
     where = prefix or "config"
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - fields)
     if unknown:

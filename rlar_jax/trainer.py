@@ -24,11 +24,12 @@ import optax
 from flax import nnx
 
 from rlar_jax import data as data_lib
+from rlar_jax.advantages import get_advantage
 from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
 from rlar_jax.datasets.mixture import load_eval, load_train
-from rlar_jax.grpo import (GRPOConfig, group_advantages, init_opt_state, make_optimizer, make_train_step,
-                           token_logprobs_chunked)
+from rlar_jax.grpo import init_opt_state, make_optimizer, make_train_step, token_logprobs_chunked
+from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
@@ -66,9 +67,9 @@ def make_logprob_fn(temperature: float, chunk: int = 32):
 def grpo_config(cfg: ExperimentConfig) -> GRPOConfig:
     """The GRPO objective of an experiment: its loss section and the sampling settings the loss reads."""
     L, s = cfg.loss, cfg.sampling
-    return GRPOConfig(loss_type=L.loss_type, scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low,
-                      epsilon_high=L.epsilon_high, dual_clip=L.dual_clip, beta=L.beta,
-                      kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
+    return GRPOConfig(loss_type=L.loss_type, advantage_estimator=L.advantage_estimator,
+                      scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low, epsilon_high=L.epsilon_high,
+                      dual_clip=L.dual_clip, beta=L.beta, kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
                       mask_truncated_completions=L.mask_truncated_completions,
                       max_completion_length=s.max_new_tokens, group_size=s.group_size,
                       rollout_is=L.rollout_is, rollout_is_cap=L.rollout_is_cap)
@@ -117,7 +118,6 @@ class Trainer:
                                        prompt_buckets=tuple(s.prompt_buckets))
         self.eval_sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature,
                                             group_size=1, stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
-        L = cfg.loss
         self.grpo = grpo_config(cfg)
         self.tx = build_optimizer(cfg)
         n_proc = jax.process_count()
@@ -138,9 +138,9 @@ class Trainer:
         self._rows, self._micro_rows = rows, mb
         self._step_fns = {rows // mb: self.step_fn}  # micro-batch count -> train step
         self.live_groups = (LiveGroups(self.grpo, rows, self.mesh) if cfg.trainer.drop_zero_advantage_groups
-                            and L.beta == 0 and L.loss_type != "bnpo" else None)
+                            and self.grpo.can_drop_zero_advantage_rows else None)
         self.ref_state = None
-        if L.beta > 0:  # the reference model exists only when the KL term is on
+        if self.grpo.needs_reference:  # the reference model exists only when the KL term is on
             trained = nnx.state(self.policy.model, self.trainable)
             # Under LoRA the reference is the base itself: the same model with zero adapters, no weight copy.
             self.ref_state = (reference_params(trained) if self.trainable is not nnx.Param
@@ -223,8 +223,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------ one step
     def _train_batch(self, rollout: Rollout, rewards_local: np.ndarray) -> tuple[dict[str, jax.Array], jax.Array]:
         rewards = to_global(rewards_local, self.mesh)
-        adv, valid = jax.jit(group_advantages, static_argnums=(1, 2))(rewards, self.group_size,
-                                                                       self.grpo.scale_rewards)
+        estimator = jax.jit(get_advantage(self.grpo.advantage_estimator), static_argnums=(1, 2))
+        adv, valid = estimator(rewards, self.group_size, self.grpo.scale_rewards)
         tokens = jnp.concatenate([rollout.prompt_ids, rollout.completion_ids], axis=1)
         attn = jnp.concatenate([rollout.prompt_mask, rollout.completion_mask], axis=1)
         batch = {"tokens": tokens, "attn_mask": attn, "completion_mask": rollout.completion_mask,

@@ -55,6 +55,24 @@ def test_bad_values_name_the_key(override, message):
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("key, registry", [("loss_type", "rlar_jax.losses:LOSSES"),
+                                           ("advantage_estimator", "rlar_jax.advantages:ADVANTAGES")])
+def test_algorithm_names_are_checked_against_their_registries(key, registry):
+    import importlib
+
+    module, name = registry.split(":")
+    names = list(getattr(importlib.import_module(module), name))
+    with pytest.raises(ConfigError) as e:
+        load_config(ROOT / "configs" / "tiny.yaml", [f"loss.{key}=ppo2"])
+    listed = " | ".join(map(repr, names))
+    assert str(e.value).startswith(f"loss.{key}: expected one of {listed}, got 'ppo2' (register more with {module}.")
+    assert len(names) >= 2
+    with pytest.raises(ConfigError, match=rf"^loss\.{key}: expected str, got int 3$"):
+        load_config(None, [f"loss.{key}=3"])
+    cfg = load_config(None, [f"loss.{key}={names[-1]}"])  # any registered name is accepted
+    assert getattr(cfg.loss, key) == names[-1]
+
+
 def test_override_syntax_errors():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         apply_override({}, "trainer.steps")

@@ -1,4 +1,5 @@
-"""GRPO config, advantages, optimizer, chunked log-probs, gradient accumulation and the train step."""
+"""GRPO config, optimizer, chunked log-probs, gradient accumulation and the train step (advantages:
+test_advantages.py)."""
 
 import os
 
@@ -19,10 +20,12 @@ import pytest
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from rlar_jax.advantages import group_advantages
 from rlar_jax.grpo import (
-    GRPOConfig, accumulate_grads, current_learning_rate, dead_row_denominator, group_advantages, init_opt_state,
-    loss_and_grads, make_optimizer, make_train_step, token_logprobs_chunked,
+    accumulate_grads, current_learning_rate, dead_row_denominator, init_opt_state, loss_and_grads, make_optimizer,
+    make_train_step, token_logprobs_chunked,
 )
+from rlar_jax.grpo_config import GRPOConfig
 
 VOCAB, DIM, SEQ = 13, 8, 9  # SEQ tokens -> T = SEQ - 1 predicted positions
 G = 4
@@ -36,70 +39,14 @@ def cfg_for(loss_type: str, **kw) -> GRPOConfig:
 
 # ----------------------------------------------------------------------------------------- config
 @pytest.mark.parametrize("field,value", [
-    ("loss_type", "ppo"), ("scale_rewards", "std"), ("epsilon_low", 1.0), ("epsilon_high", -0.1),
-    ("dual_clip", 0.5), ("beta", -1.0), ("kl_estimator", "k2"), ("num_iterations", 0),
+    ("loss_type", "ppo"), ("advantage_estimator", "ppo"), ("scale_rewards", "std"), ("epsilon_low", 1.0),
+    ("epsilon_high", -0.1), ("dual_clip", 0.5), ("beta", -1.0), ("kl_estimator", "k2"), ("num_iterations", 0),
     ("num_iterations", True), ("mask_truncated_completions", 1), ("max_completion_length", 0),
     ("group_size", 1),
 ])
 def test_bad_config_names_field(field, value):
     with pytest.raises(ValueError, match=rf"GRPOConfig\.{field} must be"):
         GRPOConfig(**{field: value})
-
-
-# ----------------------------------------------------------------------------------------- advantages
-def np_advantages(rewards, g, mode, eps=1e-4):
-    r = np.asarray(rewards, np.float64).reshape(-1, g)
-    ok = np.isfinite(r)
-    adv = np.zeros_like(r)
-    vals = r[ok]
-    bstd = np.std(vals, ddof=1) if vals.size >= 2 else 0.0
-    for i in range(r.shape[0]):
-        x = r[i][ok[i]]
-        if x.size == 0:
-            continue
-        std = {"group": np.std(x, ddof=1) if x.size >= 2 else 0.0, "batch": bstd, "none": None}[mode]
-        adv[i][ok[i]] = (x - x.mean()) if std is None else (x - x.mean()) / (std + eps)
-    return adv.reshape(-1), ok.reshape(-1)
-
-
-@pytest.mark.parametrize("mode", ["group", "batch", "none"])
-def test_advantages_match_numpy(mode):
-    rng = np.random.default_rng(0)
-    r = rng.normal(size=5 * G).astype(np.float32)
-    r[[1, 6, 7]] = np.nan
-    r[8:12] = np.nan  # an all-failed group
-    r[16:20] = 0.5  # zero-std group
-    adv, valid = jax.jit(group_advantages, static_argnums=(1, 2))(jnp.asarray(r), G, mode)
-    want, ok = np_advantages(r, G, mode)
-    np.testing.assert_allclose(np.asarray(adv), want, rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(np.asarray(valid), ok)
-    assert np.asarray(adv)[8:12].tolist() == [0.0] * 4 and np.isfinite(np.asarray(adv)).all()
-
-
-def test_failed_sample_leaves_group_statistics():
-    r = np.array([1.0, np.nan, 0.0, 3.0, 2.0, 2.5, -1.0, 0.25], np.float32)
-    adv, valid = group_advantages(r, G, "group")
-    alone, _ = group_advantages(r[[0, 2, 3]], 3, "group")  # the same group without the failed sample
-    np.testing.assert_allclose(np.asarray(adv)[[0, 2, 3]], np.asarray(alone), rtol=1e-6)
-    assert float(adv[1]) == 0.0 and not bool(valid[1])
-    # An all-failed group changes neither group nor batch statistics of the others.
-    for mode in ("group", "batch"):
-        with_dead = np.concatenate([r[4:], np.full(G, np.nan, np.float32)])
-        a1, v1 = group_advantages(with_dead, G, mode)
-        a0, _ = group_advantages(r[4:], G, mode)
-        np.testing.assert_allclose(np.asarray(a1)[:G], np.asarray(a0), rtol=1e-6)
-        assert np.asarray(a1)[G:].tolist() == [0.0] * G and not np.asarray(v1)[G:].any()
-
-
-def test_wrong_reward_length_is_an_error_not_a_broadcast():
-    with pytest.raises(ValueError, match="length 8, expected 12"):
-        group_advantages(np.zeros(8, np.float32), G, expected=12)
-    with pytest.raises(ValueError, match="length 10 is not a multiple of group_size 4"):
-        group_advantages(np.zeros(10, np.float32), G)
-    with pytest.raises(ValueError, match=r"1-D \[B\*G\], got shape \(2, 4\)"):
-        group_advantages(np.zeros((2, 4), np.float32), G)
-    with pytest.raises(ValueError, match="scale_rewards must be one of"):
-        group_advantages(np.zeros(8, np.float32), G, "std")
 
 
 # ----------------------------------------------------------------------------------------- optimizer
@@ -409,5 +356,45 @@ def test_live_rows_with_dead_row_denominator_give_the_full_gradient(loss_type):
         assert_trees_close(g, g_full, atol=1e-6)
         np.testing.assert_allclose(float(m["loss"]), float(m_full["loss"]), rtol=1e-5, atol=1e-8)
         np.testing.assert_allclose(float(m["denominator"]), float(m_full["denominator"]), rtol=1e-6)
-    with pytest.raises(ValueError, match="beta 0 and a loss other than bnpo"):
+    with pytest.raises(ValueError, match=r"dead_row_denominator needs loss\.beta 0 and a row-additive loss "
+                                         r"\(grpo, dr_grpo, dapo\), got loss_type='bnpo'"):
         dead_row_denominator(batch, jnp.asarray(live), cfg_for("bnpo", beta=0.0))
+    with pytest.raises(ValueError, match=r"got loss_type='dapo', beta=0\.04"):
+        dead_row_denominator(batch, jnp.asarray(live), cfg_for("dapo", beta=0.04))
+
+
+def test_row_additive_metadata_decides_skips_and_live_groups(tmp_path):
+    """The all-zero skip, LiveGroups and the trainer's choice all follow GRPOConfig.can_drop_zero_advantage_rows."""
+    from rlar_jax.config import load_config
+    from rlar_jax.live_groups import LiveGroups
+    from rlar_jax.losses import LOSSES, register_loss
+    from rlar_jax.trainer import Trainer
+    from tiny_run import TINY
+
+    # bnpo is not row-additive: an all-zero-advantage batch runs the full passes (whose gradient is zero).
+    graphdef, params, rest = split_model()
+    tx = make_optimizer(lr=1e-2, total_steps=10)
+    flat = make_batch(7, rewards=np.repeat(np.arange(4.0, dtype=np.float32), G))
+    _, _, m = make_train_step(graphdef, cfg_for("bnpo", beta=0.0), tx, logprob_fn)(
+        jax.tree.map(jnp.copy, params), rest, init_opt_state(tx, params), flat)
+    assert float(m["update_skipped"]) == 0.0 and float(m["grad_norm"]) == 0.0 and np.isfinite(float(m["entropy"]))
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+    assert LiveGroups(cfg_for("dapo", beta=0.0), 16, mesh).buckets == (4, 8)
+    with pytest.raises(ValueError, match=r"^dropping zero-advantage groups needs loss\.beta 0 and a row-additive loss "
+                                         r"\(grpo, dr_grpo, dapo\), got loss_type='bnpo', beta=0\.0$"):
+        LiveGroups(cfg_for("bnpo", beta=0.0), 16, mesh)
+
+    @register_loss("sum_not_additive", row_additive=False)
+    def sum_not_additive(logp, old_logp, ref_logp, advantages, mask, cfg):
+        return -jnp.sum(advantages[:, None] * logp * mask), jnp.float32(1.0), {}
+
+    try:
+        for loss_type, want in (("bnpo", False), ("sum_not_additive", False), ("grpo", True)):
+            cfg = load_config(TINY, [f"trainer.run_dir={tmp_path}", f"loss.loss_type={loss_type}",
+                                     "trainer.drop_zero_advantage_groups=true", "rewards.system=custom",
+                                     "rewards.custom=rewards_for_tests:LengthReward"])
+            trainer = Trainer(cfg)
+            assert (trainer.live_groups is not None) == want, loss_type
+    finally:
+        del LOSSES["sum_not_additive"]
