@@ -55,8 +55,7 @@ def _advice(plan: MemoryPlan, phase: str, part: str) -> str:
     if part == "sampler weights":
         return (f"model.dtype={mc.dtype} differs from model.param_dtype={mc.param_dtype}: rollouts read a "
                 "compute-dtype copy; more mesh.fsdp")
-    if part in ("optimizer state", "grads") and mc is not None and plan.shapes and not any(
-            n.startswith("LoRA") for n in plan.notes):
+    if part in ("optimizer state", "grads") and not any(n.startswith("LoRA") for n in plan.notes):
         return ("AdamW keeps two float32 moments per trained parameter: model.lora.rank=16 trains adapters "
                 "only / more mesh.fsdp")
     if part == "batch":

@@ -200,8 +200,9 @@ def test_activations_verdict_names_micro_batch_and_remat():
     # with remat the optimizer state outweighs the activations here
     with_remat = verdict(_plan(DEFAULT, "model.remat=true", "trainer.eval_batch_size=16", prompt_len=160),
                          1 << 30)[1]
-    assert with_remat.endswith("train step; largest part: optimizer state 1.00 GiB (0.13B parameters in "
-                               "model.param_dtype=float32 over mesh.fsdp x mesh.tensor = 1 shard(s): more mesh.fsdp)")
+    assert with_remat.endswith("train step; largest part: optimizer state 1.00 GiB (AdamW keeps two float32 "
+                               "moments per trained parameter: model.lora.rank=16 trains adapters only / more "
+                               "mesh.fsdp)")
     # remat already on: the advice leaves it out
     pod_config = ROOT / "configs" / "tpu_pod.yaml"
     pod = verdict(_plan(pod_config, "trainer.prompts_per_step=256", "trainer.micro_batch_size=512",
