@@ -11,28 +11,9 @@ import json
 import math
 from typing import Any, Sequence
 
+from rlar_jax.config import EvolutionConfig  # noqa: F401  (declared with the other config sections)
+
 PLAN_TOTAL = "*"  # component id under which the combined reward of a plan may be recorded
-
-
-@dataclasses.dataclass(frozen=True)
-class EvolutionConfig:
-    """Knobs of self-evolution (all windows count the most recent records of the active plan)."""
-
-    window: int = 256  # samples per component over which the failure rate is measured
-    min_samples: int = 32  # no failure-rate verdict before this many samples
-    max_failure_rate: float = 0.5  # above this, the component is failing
-    zero_variance_window: int = 32  # groups over which within-group variance is checked
-    min_groups: int = 8  # no zero-variance verdict before this many groups
-    zero_variance_fraction: float = 1.0  # fraction of zero-variance groups that means "no signal"
-    variance_eps: float = 1e-9  # a group whose scores span no more than this has zero variance
-
-    def __post_init__(self) -> None:
-        for name in ("window", "min_samples", "zero_variance_window", "min_groups"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)!r}")
-        for name in ("max_failure_rate", "zero_variance_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: expected a number in [0, 1], got {getattr(self, name)!r}")
 
 
 @dataclasses.dataclass(frozen=True)
