@@ -188,26 +188,22 @@ def side_ours(s: Settings, out: str) -> None:
 
     monitoring.register_event_duration_secs_listener(on_duration)
 
-    class CompileTaggingLogger(trainer_mod.MetricsLogger):
+    seen = [0]
+
+    def tag_compiles(record: dict[str, Any]) -> None:
         """Adds the compilations since the previous record to each step's record."""
+        new, seen[0] = compiles[seen[0]:], len(compiles)
+        backend = [(f, t) for e, f, t in new if e == "backend_compile_duration"]
+        record["bench/compiles"] = len(backend)
+        record["bench/compile_s"] = round(sum(t for _, _, t in new), 4)
+        record["bench/compiled_functions"] = sorted({f for f, _ in backend})
 
-        seen = 0
-
-        def log(self, record: dict[str, Any]) -> None:
-            new, CompileTaggingLogger.seen = compiles[CompileTaggingLogger.seen:], len(compiles)
-            backend = [(f, t) for e, f, t in new if e == "backend_compile_duration"]
-            record["bench/compiles"] = len(backend)
-            record["bench/compile_s"] = round(sum(t for _, _, t in new), 4)
-            record["bench/compiled_functions"] = sorted({f for f, _ in backend})
-            super().log(record)
-
-    trainer_mod.MetricsLogger = CompileTaggingLogger
     run_dir = WORK / "ours"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     cfg = load_config(ROOT / "configs" / "default.yaml", ours_overrides(s, run_dir))
     t0 = time.perf_counter()
-    trainer = trainer_mod.Trainer(cfg)
+    trainer = trainer_mod.Trainer(cfg, on_step_end=[tag_compiles])
     setup_s = time.perf_counter() - t0
     try:
         trainer.run()

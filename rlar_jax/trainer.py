@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -94,10 +94,14 @@ class _StepBatch:
 
 
 class Trainer:
-    """Runs one experiment. `reward_fn` defaults to the configured reward system."""
+    """Runs one experiment. `reward_fn` defaults to the configured reward system; `on_step_end` hooks see
+    (and may extend) each step's metrics record."""
 
-    def __init__(self, cfg: ExperimentConfig, reward_fn: RewardFn | None = None):
+    def __init__(self, cfg: ExperimentConfig, reward_fn: RewardFn | None = None,
+                 on_step_end: Sequence[Callable[[dict[str, Any]], None]] = ()):
         self.cfg = cfg
+        # Called with each step's metrics record before it is logged; a hook may add keys to it.
+        self.on_step_end = list(on_step_end)
         d = cfg.distributed
         initialize_distributed(d.coordinator, d.num_processes, d.process_id)
         self.is_main = jax.process_index() == 0
@@ -341,6 +345,8 @@ class Trainer:
             rec.update({f"rewards/{k}": v for k, v in describe(self.reward_fn).items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rec.update(eval_rec)
+            for hook in self.on_step_end:
+                hook(rec)
             logger.log(rec)
             if bar is not None:
                 bar.update(1)

@@ -245,3 +245,20 @@ def test_curves_draw_held_out_scores_next_to_the_training_reward():
         ("eval/task/code/reward_mean", ["eval/task/code/reward_mean"])]
     assert curve_panels(records[1:]) == [("reward/mean", ["reward/mean"]), ("loss", ["loss"]),
                                          ("reward/task/math/mean", ["reward/task/math/mean"])]
+
+
+def test_step_end_hooks_see_and_extend_each_record(tmp_path):
+    """`Trainer(on_step_end=[...])`: each hook gets every step's record before it is written, and what it
+    adds lands in metrics.jsonl (benchmarks tag their records this way)."""
+    from tiny_run import run_tiny
+
+    seen: list[int] = []
+
+    def tag(record: dict) -> None:
+        seen.append(record["step"])
+        record["hook/twice_step"] = 2 * record["step"]
+
+    _, rows = run_tiny(tmp_path / "run", "trainer.steps=3", on_step_end=[tag])
+    assert seen == [0, 1, 2]
+    assert [r["hook/twice_step"] for r in rows] == [0, 2, 4]
+    assert all("reward/mean" in r for r in rows)

@@ -9,8 +9,9 @@ from pathlib import Path
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
-def run_tiny(run_dir: Path, *overrides: str):
-    """Train the tiny config in `run_dir` with `overrides`; returns (the Trainer, its metrics rows)."""
+def run_tiny(run_dir: Path, *overrides: str, on_step_end=()):
+    """Train the tiny config in `run_dir` with `overrides` (and Trainer hooks); returns (the Trainer, its
+    metrics rows)."""
     from rlar_jax.config import load_config
     from rlar_jax.trainer import Trainer
 
@@ -18,7 +19,7 @@ def run_tiny(run_dir: Path, *overrides: str):
                              "rewards.custom=rewards_for_tests:LengthReward", "trainer.eval_before=false",
                              "trainer.eval_after=false", "trainer.checkpoint_every=0", "trainer.plot=false",
                              "trainer.tensorboard=false", "trainer.progress=false", *overrides])
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, on_step_end=on_step_end)
     try:
         trainer.run()
     finally:
