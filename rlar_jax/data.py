@@ -229,8 +229,6 @@ def chat(user: str, system: str | None = None) -> tuple[dict[str, str], ...]:
     return msgs + ({"role": "user", "content": user},)
 
 
-_messages = chat  # the older private name
-
 GSM8K_INSTRUCTION = "Solve the problem step by step. End with a final line of the form '#### <number>'."
 
 

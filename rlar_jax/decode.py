@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 from rlar_jax.models.transformer import (CausalLM, KVCache, attention_inputs, mlp_block, project, rms_norm,
                                          rope_inv_freq, stacked_weights)

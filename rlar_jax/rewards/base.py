@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -34,12 +33,3 @@ def check_rewards(rewards: Any, expected: int, source: str = "reward function") 
     return arr
 
 
-def failure_count(rewards: np.ndarray) -> int:
-    """Number of failed (NaN) rewards."""
-    return int(np.isnan(rewards).sum())
-
-
-def nan_mean(values: Sequence[float]) -> float:
-    """Mean over the non-NaN values (NaN when there are none)."""
-    vals = [v for v in values if not math.isnan(v)]
-    return float(np.mean(vals)) if vals else float("nan")

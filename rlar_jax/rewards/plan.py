@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rlar_jax.rewards.signature import (  # re-exported: signatures decide which queries share a plan
     QueryFeatures,
@@ -24,7 +24,7 @@ from rlar_jax.rewards.signature import (  # re-exported: signatures decide which
 
 __all__ = [
     "TASK_FAMILIES", "COMPONENT_KINDS", "CREATORS", "PlanError", "Component", "RewardPlan", "normalise_score",
-    "plans_equivalent", "QueryFeatures", "analyse_query", "constraints_to_meta", "extract_constraints",
+    "QueryFeatures", "analyse_query", "constraints_to_meta", "extract_constraints",
     "task_signature",
 ]
 
@@ -273,12 +273,3 @@ class RewardPlan:
         return merged
 
 
-def plans_equivalent(a: RewardPlan, b: RewardPlan) -> bool:
-    """Same components, weights and family (ignores version, rationale and creator)."""
-    return (a.task_family == b.task_family
-            and [c.to_dict() for c in a.components] == [c.to_dict() for c in b.components])
-
-
-def component_ids(plans: Iterable[RewardPlan]) -> set[str]:
-    """Every component id used by `plans`."""
-    return {c.id for p in plans for c in p.components}

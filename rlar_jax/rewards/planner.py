@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SEED_VERIFIERS: tuple[str, ...] = ("math_answer", "code_tests", "translation_chrf", "translation_bleu",
-                                   "exact_match", "multiple_choice", "format_constraints")
 # The seed verifier that checks a family's answers; a failing generated verifier is swapped for it.
 SEED_FOR_FAMILY: dict[str, str] = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf",
                                    "instruction": "format_constraints", "other": "exact_match"}
