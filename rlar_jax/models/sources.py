@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from rlar_jax.home import rlar_home
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +43,8 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def home() -> Path:
-    """`$RLAR_JAX_HOME`, default `~/.cache/rlar_jax`."""
-    return Path(os.environ.get("RLAR_JAX_HOME") or Path.home() / ".cache" / "rlar_jax")
+    """The cache root (`rlar_jax.home.rlar_home`)."""
+    return rlar_home()
 
 
 def cache_dir(name: str) -> Path:

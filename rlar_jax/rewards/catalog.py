@@ -20,18 +20,14 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
+from rlar_jax.home import rlar_home
+
 log = logging.getLogger(__name__)
 
 ENTRY_KINDS: tuple[str, ...] = ("judge", "embedding", "bt_head", "hf_seq_cls")
 HUB_ARCHITECTURES: tuple[str, ...] = ("llama", "qwen2", "qwen3")
 CHANCE = 0.5  # accuracy of a random ranking of a preference pair
 TRAINED_KINDS: tuple[str, ...] = ("bt_head", "hf_seq_cls")
-
-
-def rlar_home() -> Path:
-    """`$RLAR_JAX_HOME`, else `~/.cache/rlar_jax` (the same root the sandbox caches under)."""
-    env = os.environ.get("RLAR_JAX_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rlar_jax"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,20 +29,13 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
+from rlar_jax.home import rlar_home
 from rlar_jax.sandbox.guest import GUEST_MODULE, WORLD, guest_sources
 
 # Engine settings baked into compiled code. Stack size is not among them (it is checked at run time),
 # so any Limits.max_stack_bytes reuses the same artifact.
 ENGINE_FLAGS = {"consume_fuel": True, "epoch_interruption": True, "cranelift_opt_level": "speed"}
 _BUILD_TIMEOUT_S = 600
-
-
-def rlar_home(home: Path | None = None) -> Path:
-    """The cache root: `home`, else `$RLAR_JAX_HOME`, else `~/.cache/rlar_jax`."""
-    if home is not None:
-        return Path(home)
-    env = os.environ.get("RLAR_JAX_HOME")
-    return Path(env) if env else Path.home() / ".cache" / "rlar_jax"
 
 
 def engine_config(max_stack_bytes: int) -> wasmtime.Config:

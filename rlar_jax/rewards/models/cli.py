@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from rlar_jax.models.loader import LoadedModel
-from rlar_jax.rewards.catalog import Catalog, CatalogEntry, rlar_home
+from rlar_jax.home import rlar_home
+from rlar_jax.rewards.catalog import Catalog, CatalogEntry
 from rlar_jax.rewards.models.bt import (BTRewardModel, FeatureExtractor, PreferencePair, load_pairs, pairwise_accuracy,
                                         save_head, train_bt)
 
