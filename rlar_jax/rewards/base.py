@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from rlar_jax.data import Example
+
+# A batched reward model: (prompts, responses, references, metas) -> scores in [0, 1] (NaN on failure).
+RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
 
 
 class RewardFn(Protocol):

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rlar_jax.data import Example
+from rlar_jax.rewards.base import RewardModelFn
 from rlar_jax.rewards.plan import RewardPlan
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ class VerifierBackend(Protocol):
         ...
 
 
-# A batched reward model: (prompts, responses, references, metas) -> scores in [0, 1] (NaN on failure).
-RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
 
 
 class ScoringEngine:

@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from rlar_jax.rewards.signature import (  # re-exported: signatures decide which queries share a plan
     QueryFeatures,
     analyse_query,
@@ -103,17 +105,34 @@ def _normalise_errors(spec: Any, where: str) -> list[str]:
     return errs
 
 
-def normalise_score(value: float, spec: Mapping[str, Any] | None) -> float:
-    """Map a raw component score to [0, 1] (NaN stays NaN). Default: clip to [0, 1]."""
+def normalise(raw: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """Map raw model outputs to [0, 1] by a catalog `normalisation` spec.
+
+    Types: "sigmoid" (optional "scale", "shift": sigmoid(scale * (x - shift))), "minmax" ("min", "max"),
+    "clip" (already a probability; clipped to [0, 1]). NaN stays NaN.
+    """
+    kind = (spec or {}).get("type", "clip")
+    x = np.asarray(raw, np.float64)
+    if kind == "sigmoid":
+        z = float(spec.get("scale", 1.0)) * (x - float(spec.get("shift", 0.0)))
+        out = 0.5 * (1.0 + np.tanh(0.5 * z))  # the overflow-free form of 1 / (1 + exp(-z))
+    elif kind == "minmax":
+        lo, hi = float(spec.get("min", 0.0)), float(spec.get("max", 1.0))
+        if not hi > lo:
+            raise ValueError(f"normalisation: minmax needs max > min, got min={lo}, max={hi}")
+        out = (x - lo) / (hi - lo)
+    elif kind == "clip":
+        out = x
+    else:
+        raise ValueError(f"normalisation.type: expected sigmoid | minmax | clip, got {kind!r}")
+    return np.clip(out, 0.0, 1.0)
+
+
+def normalise_score(value: float | None, spec: Mapping[str, Any] | None) -> float:
+    """One raw component score mapped to [0, 1] by `normalise` (None, NaN and inf become NaN)."""
     if value is None or not math.isfinite(value):
         return math.nan
-    kind = (spec or {}).get("type", "clip")
-    if kind == "minmax":
-        value = (value - spec["min"]) / (spec["max"] - spec["min"])
-    elif kind == "sigmoid":
-        z = spec.get("scale", 1.0) * (value - spec.get("shift", 0.0))
-        value = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-    return min(1.0, max(0.0, value))
+    return float(normalise(np.asarray([value]), dict(spec or {}))[0])
 
 
 @dataclasses.dataclass(frozen=True)

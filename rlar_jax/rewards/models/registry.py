@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,11 +17,11 @@ import numpy as np
 from flax import nnx
 
 from rlar_jax.models.loader import LoadedModel
+from rlar_jax.rewards.base import RewardModelFn
 from rlar_jax.rewards.catalog import Catalog, CatalogEntry
 from rlar_jax.rewards.models.bt import BTRewardModel, FeatureExtractor, chat_messages, load_head
 from rlar_jax.rewards.models.embedding import EmbeddingSimilarity, batch_size, normalise
 
-RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]
 DEFAULT_JUDGE_MODEL = "smollm2-135m-instruct"
 
 _frozen: dict[tuple[str, str], LoadedModel] = {}
