@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rlar_jax.rewards.models.bert import SentenceEncoder, load_sentence_encoder
-from rlar_jax.rewards.plan import normalise  # noqa: F401  (one normaliser for every reward model)
+from rlar_jax.rewards.normalise import normalise  # noqa: F401  (re-exported for the reward models)
 
 
 def batch_size(prompts: list, responses: list, references: list, metas: list) -> int:
