@@ -119,11 +119,10 @@ def reference_params(params: nnx.State) -> nnx.State:
     return jax.tree.map(jnp.zeros_like, params)
 
 
-@functools.partial(jax.jit, static_argnames=("names", "n_ins", "scale"))
+@functools.partial(jax.jit, static_argnames=("scale",))
 def _merge(weights: tuple[jax.Array, ...], factors: tuple[tuple[jax.Array, jax.Array], ...],
-           names: tuple[str, ...], n_ins: tuple[int, ...], scale: float) -> tuple[jax.Array, ...]:
+           scale: float) -> tuple[jax.Array, ...]:
     """W + scale * A @ B per layer for each stacked weight, in float32, back in W's dtype."""
-    del names, n_ins  # part of the cache key only
     out = []
     for w, (a, b) in zip(weights, factors):
         delta = jnp.einsum("lir,lro->lio", a.astype(jnp.float32), b.astype(jnp.float32))
@@ -143,7 +142,7 @@ def merged_model(model: nnx.Module) -> nnx.Module:
     names = tuple(n for n in N_IN if hasattr(lora, n))
     weights = tuple(getattr(blocks, n)[...] for n in names)
     factors = tuple((getattr(lora, n).lora_a[...], getattr(lora, n).lora_b[...]) for n in names)
-    merged = _merge(weights, factors, names=names, n_ins=tuple(N_IN[n] for n in names), scale=float(lora.scale))
+    merged = _merge(weights, factors, scale=float(lora.scale))
     for n, w in zip(names, merged):
         getattr(blocks, n).set_value(w)
     del blocks.lora
