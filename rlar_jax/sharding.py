@@ -8,6 +8,7 @@ logical name to a mesh axis (or None = replicated). Batch arrays shard their lea
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 
@@ -163,3 +164,18 @@ def process_max(value: int) -> int:
     from jax.experimental import multihost_utils
 
     return int(np.max(multihost_utils.process_allgather(np.asarray([value], np.int64))))
+
+
+def gather_json(obj: object) -> list:
+    """Every process's JSON-serialisable `obj`, in process order (`[obj]` with one process): host-side
+    records such as per-row reward provenance, which exist only where the rows were scored."""
+    if jax.process_count() == 1:
+        return [obj]
+    from jax.experimental import multihost_utils
+
+    data = np.frombuffer(json.dumps(obj).encode(), np.uint8)
+    sizes = np.asarray(multihost_utils.process_allgather(np.asarray([data.size], np.int64))).reshape(-1)
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[:data.size] = data
+    rows = np.asarray(multihost_utils.process_allgather(padded)).reshape(len(sizes), -1)
+    return [json.loads(row[:n].tobytes()) for row, n in zip(rows, sizes)]

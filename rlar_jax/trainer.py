@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,8 @@ from rlar_jax.precision import ComputeCopy, warn_if_lr_too_small
 from rlar_jax.rewards.base import RewardFn, check_rewards
 from rlar_jax.rewards.system import describe
 from rlar_jax.rollout import Rollout, SamplingConfig, decode_completions, encode_prompts, generate
-from rlar_jax.sharding import BATCH_AXES, MeshConfig, gather, host_local, initialize_distributed, make_mesh, to_global
+from rlar_jax.sharding import (BATCH_AXES, MeshConfig, gather, gather_json, host_local, initialize_distributed,
+                              make_mesh, to_global)
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,9 @@ class Trainer:
             lengths = gather(host_local(rollout.lengths, self.mesh))
             # Every process holds the same data order, so the global batch's tags need no communication.
             tasks = [e.task for e in data_lib.batch_at(self.train_examples, position - B, B) for _ in range(G)]
-            rec = step_metrics(step, m, rewards, tasks, lengths, G, provenance, timings, int(lengths.sum()))
+            plans = sum((Counter(c) for c in gather_json(Counter(p.get("plan_id", "?") for p in provenance))),
+                        Counter())  # each process knows the plans of the rows it scored
+            rec = step_metrics(step, m, rewards, tasks, lengths, G, plans, timings, int(lengths.sum()))
             rec.update({f"rewards/{k}": v for k, v in describe(self.reward_fn).items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rec.update(eval_rec)
@@ -391,9 +394,9 @@ class Trainer:
 
 
 def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, tasks: Sequence[str],
-                 lengths: np.ndarray, group_size: int, provenance: list[dict], timings: dict[str, float],
+                 lengths: np.ndarray, group_size: int, plans: Mapping[str, int], timings: dict[str, float],
                  new_tokens: int) -> dict[str, Any]:
-    """The JSONL record of one step."""
+    """The JSONL record of one step; `plans` counts the step's rows per reward plan id."""
     rec: dict[str, Any] = {"step": step}
     rec.update({k: float(v) for k, v in m.items()})
     finite = rewards[~np.isnan(rewards)]
@@ -410,7 +413,6 @@ def step_metrics(step: int, m: dict[str, Any], rewards: np.ndarray, tasks: Seque
     rec["completion/max_length"] = int(lengths.max())
     rec.update({f"time/{k}": round(v, 4) for k, v in timings.items()})
     rec["tokens_per_s"] = new_tokens / max(timings.get("rollout", 0.0), 1e-9)
-    plans = Counter(p.get("plan_id", "?") for p in provenance)
     rec["reward/plans"] = dict(plans)
     return rec
 

@@ -1,4 +1,7 @@
-"""The GRPO loop on the tiny config: resume after SIGKILL, reward-length checks, CLI, artefacts."""
+"""The GRPO loop on the tiny config: resume after SIGKILL, reward-length checks, CLI, artefacts.
+
+The SIGKILL-resume and one overlapped-rewards test run the real RLAR reward system (planner, library, sandboxed
+verifiers) on `configs/tiny_constraints.yaml`; the others use trusted host-side rewards to pin exact mechanics."""
 
 import json
 import os
@@ -13,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
+TINY_RLAR = ROOT / "configs" / "tiny_constraints.yaml"  # the constraint task, scored by the RLAR system
 VOLATILE = ("time/", "tokens_per_s")  # wall-clock fields differ between runs
 
 
@@ -24,9 +28,9 @@ def _env() -> dict[str, str]:
 
 
 def _train_cmd(run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "rlar_jax.cli", "train", "--config", str(TINY), f"trainer.run_dir={run_dir}",
-            "rewards.system=custom", "rewards.custom=rewards_for_tests:LengthReward", "trainer.steps=5",
-            "trainer.checkpoint_every=2", "trainer.eval_before=false", "trainer.eval_after=false",
+    """The CLI training 5 steps of the tiny constraint task with the RLAR system, a checkpoint every 2."""
+    return [sys.executable, "-m", "rlar_jax.cli", "train", "--config", str(TINY_RLAR), f"trainer.run_dir={run_dir}",
+            "trainer.steps=5", "trainer.checkpoint_every=2", "trainer.eval_before=false", "trainer.eval_after=false",
             "trainer.plot=false", "trainer.tensorboard=false", *extra]
 
 
@@ -35,13 +39,28 @@ def _metrics(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith(VOLATILE)} for r in rows]
 
 
-@pytest.mark.slow  # ~135 s: two subprocess training runs
+def _library_uses(run_dir: Path) -> dict[str, int]:
+    """{component id: rows it scored} summed over the plans in the run's reward library ('*': the plans' own
+    totals, which count the same rows)."""
+    from rlar_jax.rewards.library import Library
+
+    uses: dict[str, int] = {}
+    with Library(run_dir / "reward_library.sqlite") as library:
+        for plan in library.list_plans():
+            for cid, stats in library.component_stats(plan["plan_id"]).items():
+                uses[cid] = uses.get(cid, 0) + int(stats["uses"])
+    return uses
+
+
+@pytest.mark.slow  # ~150 s: two subprocess training runs with the sandbox
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     full = tmp_path / "full"
     subprocess.run(_train_cmd(full), check=True, env=_env(), cwd=ROOT, capture_output=True, timeout=600)
     reference = _metrics(full)
     assert [r["step"] for r in reference] == [0, 1, 2, 3, 4]
-    assert any(abs(r["loss"]) > 0 for r in reference), "the length reward must give a non-zero loss"
+    assert any(abs(r["loss"]) > 0 for r in reference), "the verifier must give a non-zero loss"
+    assert all(r["reward/failed"] == 0 and len(r["reward/plans"]) >= 1 for r in reference)
+    assert _library_uses(full) == {"*": 40, "format_constraints": 40}  # 5 steps x 2 prompts x G=4, each row once
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_train_cmd(killed), env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -61,7 +80,15 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     resumed = _metrics(killed)
     assert [r["step"] for r in resumed] == [0, 1, 2, 3, 4]
+    # The library (in the run dir) outlives the kill: it counts every row its verifiers scored, so step 3's
+    # 8 rows appear twice if the kill came after their scoring, once more from the resumed run.
+    uses = _library_uses(killed)
+    assert uses["*"] == uses["format_constraints"] in (40, 48), uses
+    # rewards/* are the reward system's counters since its process started (rows scored, plans made or found
+    # in the library): the resumed process starts from zero and finds the plans stored before the kill. The
+    # per-step reward/* records and everything else must match.
     for a, b in zip(reference, resumed):
+        a, b = ({k: v for k, v in r.items() if not k.startswith("rewards/")} for r in (a, b))
         assert a.keys() == b.keys()
         for k in a:
             if isinstance(a[k], float):
@@ -129,6 +156,38 @@ def test_overlapped_rewards_score_on_a_thread_one_step_off_policy(tmp_path):
     # ...and a synchronous run that does learn samples step 1 from the updated params instead.
     learned, _ = _run_tiny(tmp_path, "sync")
     assert learned[0][1] == calls[0][1] and learned[1][1] != calls[1][1]
+
+
+def test_overlapped_rewards_with_the_rlar_system_match_synchronous_scoring(tmp_path):
+    """The real reward system (planner, library, sandbox) scoring on the worker thread gives the rewards a
+    synchronous run gives: with updates frozen both sample the same completions."""
+    from rlar_jax.config import load_config
+    from rlar_jax.trainer import Trainer
+
+    def run(name: str, overlap: bool) -> tuple[list[str], list[dict]]:
+        cfg = load_config(TINY_RLAR, [f"trainer.run_dir={tmp_path / name}", "trainer.steps=3", "optim.learning_rate=0.0",
+                                      f"trainer.overlap_rewards={str(overlap).lower()}", "trainer.eval_before=false",
+                                      "trainer.eval_after=false", "trainer.checkpoint_every=0", "trainer.plot=false",
+                                      "trainer.tensorboard=false"])
+        trainer = Trainer(cfg)
+        threads: list[str] = []
+        score = trainer.reward_fn.score
+        trainer.reward_fn.score = lambda ex, texts: threads.append(threading.current_thread().name) or score(ex, texts)
+        try:
+            trainer.run()
+        finally:
+            trainer.close()
+        return threads, _metrics(tmp_path / name)
+
+    import threading
+
+    threads, overlapped = run("overlap", True)
+    sync_threads, sync = run("sync", False)
+    assert threads == ["rlar-rewards_0"] * 3 and sync_threads == ["MainThread"] * 3
+    keys = ("reward/mean", "reward/std", "reward/failed", "reward/plans", "loss", "completion/mean_length")
+    assert [{k: r[k] for k in keys} for r in overlapped] == [{k: r[k] for k in keys} for r in sync]
+    assert any(r["reward/std"] > 0 for r in sync), "the verifier must tell some completions apart"
+    assert _library_uses(tmp_path / "overlap") == _library_uses(tmp_path / "sync") == {"*": 24, "format_constraints": 24}
 
 
 class _HalfLive:

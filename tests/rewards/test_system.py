@@ -3,11 +3,15 @@
 import json
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from rlar_jax.config import load_config
 from rlar_jax.rewards.library import Library
 from rlar_jax.rewards.plan import Component, RewardPlan
+from rlar_jax.sandbox import Limits
 from rlar_jax.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +153,46 @@ def test_stored_plan_is_revalidated_before_its_first_use(sandbox, tmp_path):
         assert record["status"] == "demoted" and record["demotion"]["reason"] == "validation_failed"
         assert record["demotion"]["details"]["failed_cases"][0]["index"] == 1
         assert system.resolver.counts["replanned"] == 1
+
+
+# Passes its CASES, then, on a training row whose completion has an odd length, rewrites the harness's report
+# writer (reached through its frame) so that the row's report is malformed: nested 200,000 levels deep, or a
+# 60 MB message.
+HOSTILE_REPORTS = '''
+import sys
+CASES = [("q", "ab", "", {}, 1.0), ("q", "abcd", "", {}, 1.0)]
+DEEP = "[" * 200_000 + "]" * 200_000
+HUGE = '{"score": null, "kind": "exception", "message": "' + "x" * 60_000_000 + '"}'
+
+def score(prompt, response, reference, meta):
+    if len(response) % 2:
+        payload = DEEP if len(response) % 4 == 1 else HUGE
+        sys._getframe(1).f_globals["_dumps"] = lambda *a, **k: payload
+        raise ValueError("this row's report is the payload")
+    return 1.0 if len(response) % 4 == 0 else 0.5
+'''
+
+
+def test_training_through_a_hostile_verifier_finishes_with_its_rows_masked(tmp_path):
+    """A stored plan's verifier attacks the host through its reports on the rows it chooses. Training runs it
+    through the packed batch path with the default sandbox limits: every step finishes, the attacked rows
+    are NaN and counted, the others keep their scores, and the update stays finite."""
+    lib = tmp_path / "lib.sqlite"
+    with Library(lib) as library:
+        gen = library.add_verifier(HOSTILE_REPORTS, origin="generated", tasks=["math"])
+        plan = library.put_plan(RewardPlan("task:math", "math", (Component("verifier", gen, 1.0),),
+                                           rationale="generated checker", created_by="agent"))
+    rows, trainer = _run([f"trainer.run_dir={tmp_path / 'run'}", "trainer.steps=3", f"rewards.library={lib}"])
+    assert trainer.reward_fn.backend.limits == Limits()  # the defaults a training run gets
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert all(r["reward/plans"] == {plan.plan_id: 8} for r in rows)  # the hostile plan scored every row
+    failed = sum(r["reward/failed"] for r in rows)
+    assert 0 < failed < 24  # odd-length completions only
+    assert all(np.isnan(r["reward/mean"]) == (r["reward/failed"] == 8) for r in rows)
+    finite = [r["reward/mean"] for r in rows if r["reward/failed"] < 8]
+    assert all(0.5 <= m <= 1.0 for m in finite)  # the rows left score 0.5 or 1.0: none took a failed row's value
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["grad_norm"]) for r in rows)
+    params = jax.tree.leaves(nnx.state(trainer.policy.model, nnx.Param))
+    assert all(bool(jnp.isfinite(p).all()) for p in params)
+    assert rows[-1]["rewards/failed_samples"] == failed  # counted where they happened
+    assert rows[-1][f"rewards/failures/verifier:{gen}"] == failed  # ...and charged to the hostile verifier
