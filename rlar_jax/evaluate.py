@@ -86,14 +86,11 @@ def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg:
                        batch_size: int = 16) -> list[str]:
     """Greedy (eval_temperature) completions, one per example, in batches padded to the mesh's batch size."""
     from rlar_jax.precision import ComputeCopy
-    from rlar_jax.rollout import SamplingConfig, decode_completions, encode_prompts, generate
+    from rlar_jax.rollout import decode_completions, encode_prompts, generate
     from rlar_jax.sharding import BATCH_AXES
 
     model = ComputeCopy(policy.model).get()  # compute-dtype weights, cast once for every batch
-    s = cfg.sampling
-    eos = tuple(policy.tokenizer.eos_ids)
-    sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature, group_size=1,
-                              stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
+    sampling = cfg.sampling.held_out(policy.tokenizer.eos_ids)
     shards = int(np.prod([mesh.shape[a] for a in BATCH_AXES if a in mesh.shape]))
     batch = -(-max(batch_size, 1) // shards) * shards  # rows must divide over the batch axes
     out: list[str] = []
@@ -102,7 +99,7 @@ def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg:
         padded = chunk + [chunk[0]] * (batch - len(chunk))  # one compiled shape for every batch
         ids = encode_prompts(policy.tokenizer, [list(e.messages) for e in padded])
         rollout = generate(model, ids, sampling, jax.random.key(0), pad_id=policy.tokenizer.pad_id,
-                           eos_ids=eos, mesh=mesh)
+                           eos_ids=policy.tokenizer.eos_ids, mesh=mesh)
         out.extend(decode_completions(policy.tokenizer, rollout)[:len(chunk)])
     return out
 
