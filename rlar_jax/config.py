@@ -117,6 +117,12 @@ class DistributedSection:
     process_id: int | None = None
 
 
+def _registered_dataset_kinds() -> list[str]:
+    from rlar_jax.datasets.kinds import DATASET_KINDS  # imported when a config is built (see _registered_losses)
+
+    return list(DATASET_KINDS)
+
+
 @dataclasses.dataclass
 class TaskSource:
     """One task of the training mixture: where its rows are, how they become prompts, how often it is drawn.
@@ -135,8 +141,10 @@ class TaskSource:
     # humaneval (prompt/test/entry_point), wmt (line-aligned source + reference text files, or rows with a
     # `translation` object), hh (HH-RLHF chosen/rejected dialogues), llmbar (input/output_1/output_2/label),
     # constraints (prompt + its ground-truth format constraints, see rlar_jax/datasets/constraints.py),
-    # jsonl (any JSONL; see `fields`).
-    kind: Literal["gsm8k", "math", "mbpp", "humaneval", "wmt", "hh", "llmbar", "constraints", "jsonl"] = "gsm8k"
+    # jsonl (any JSONL; see `fields`), or a kind registered by user code with
+    # rlar_jax.datasets.kinds.register_dataset_kind before the config is loaded.
+    kind: Annotated[str, OneOf(_registered_dataset_kinds,
+                               "register more with rlar_jax.datasets.kinds.register_dataset_kind")] = "gsm8k"
     name: str | None = None  # task tag of its examples (per-task metrics, reward routing); default: the kind
     path: str | None = None  # one source holding both splits (see the class docstring)
     train_path: str | None = None  # the training split (overrides `path` for training)
