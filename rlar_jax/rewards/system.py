@@ -20,12 +20,13 @@ import numpy as np
 
 from rlar_jax.config import RewardsSection
 from rlar_jax.data import Example
-from rlar_jax.rewards.agent import AgentConfig, PlanResolver, RewardAgent
+from rlar_jax.rewards.agent import AgentConfig, RewardAgent
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.engine import RewardModelFn, ScoringEngine, VerifierBackend
 from rlar_jax.rewards.library import Library
 from rlar_jax.rewards.plan import RewardPlan
 from rlar_jax.rewards.planner import OfflinePlanner
+from rlar_jax.rewards.resolver import PlanResolver
 
 log = logging.getLogger(__name__)
 

@@ -222,7 +222,7 @@ def test_config_from_env_and_validation(monkeypatch):
 
 
 def test_replan_gives_evidence_to_agent(scripted, call, caplog):
-    from rlar_jax.rewards.agent import PlanResolver
+    from rlar_jax.rewards.resolver import PlanResolver
     from rlar_jax.rewards.evolution import EvolutionConfig
 
     caplog.set_level(logging.INFO)
