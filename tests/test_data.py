@@ -193,6 +193,22 @@ def test_llmbar_pairs_and_malformed(tmp_path):
         load_llmbar(p)
 
 
+def test_pairs_leave_out_non_pairs_and_read_directories(tmp_path):
+    shared = {"chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?\n\nAssistant: yes",
+              "rejected": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?\n\nAssistant: no"}
+    other = {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}
+    equal = {**shared, "rejected": shared["chosen"]}
+    _jsonl(tmp_path / "a.jsonl", [shared, other, equal])
+    _jsonl(tmp_path / "b.jsonl", [shared])
+    pairs = load_pairs("hh", tmp_path)  # a directory: its files in name order; unshared/equal rows are no pairs
+    assert [p.uid.rpartition("/")[2] for p in pairs] == ["a.jsonl:1", "b.jsonl:1"]
+    assert pairs[0].prompt == "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?" and pairs[0].query == "q?"
+    assert (pairs[0].chosen, pairs[0].rejected, pairs[0].task) == ("yes", "no", "hh")
+    assert len(load_pairs("hh", tmp_path, limit=1)) == 1
+    with pytest.raises(ValueError, match="expected 'hh' or 'llmbar'"):
+        load_pairs("csv", tmp_path)
+
+
 def test_generic_jsonl_field_mapping(tmp_path):
     p = _jsonl(tmp_path / "g.jsonl", [{"q": "Name a colour.", "a": "red", "tests": ["t"]}, {"q": "Again?"}])
     ex = load_jsonl(p, {"prompt": "q", "reference": "a", "meta.tests": "tests"}, task="trivia", limit=1)
