@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.sharding import gather
 from rlar_jax.stats import format_gain_table, gain_table, table_to_dict
 

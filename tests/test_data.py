@@ -6,7 +6,9 @@ import json
 import pytest
 
 from rlar_jax.config import ConfigError, DataSection, build
-from rlar_jax.data import DataError, RowErrors, batch_at, load_gsm8k, read_text, shuffled
+from rlar_jax.datasets.examples import DataError, RowErrors, batch_at, shuffled
+from rlar_jax.datasets.problems import load_gsm8k
+from rlar_jax.datasets.readers import read_text
 from rlar_jax.datasets.mixture import load_eval, load_train
 from rlar_jax.datasets import (load_hh, load_humaneval, load_jsonl, load_llmbar, load_math, load_mbpp, load_pairs,
                                load_wmt)

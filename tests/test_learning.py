@@ -65,7 +65,7 @@ def _train_first_letter(tmp_path: Path, overrides: list[str]) -> dict:
     import jax
 
     from rlar_jax.config import load_config
-    from rlar_jax.data import Example, chat
+    from rlar_jax.datasets.examples import Example, chat
     from rlar_jax.rewards.engine import ScoringEngine
     from rlar_jax.rewards.static import static_plans
     from rlar_jax.rollout import decode_completions, encode_prompts, generate

@@ -1,4 +1,5 @@
-"""Loaders of each task kind, the weighted task mixture, and the reward-benchmark suite built from them."""
+"""The data layer: examples and the malformed-row policy (`examples`), row readers (`readers`), loaders of
+each task kind, the weighted task mixture, and the reward-benchmark suite built from them."""
 
 from rlar_jax.datasets.mixture import LoadReport, interleave, load_source, load_split, task_split
 from rlar_jax.datasets.problems import load_humaneval, load_jsonl, load_math, load_mbpp

@@ -14,8 +14,9 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rlar_jax.data import (DataError, Example, RowErrors, load_gsm8k, resolve_path, shuffled)
-from rlar_jax.datasets.problems import load_humaneval, load_jsonl, load_math, load_mbpp
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, shuffled
+from rlar_jax.datasets.problems import load_gsm8k, load_humaneval, load_jsonl, load_math, load_mbpp
+from rlar_jax.datasets.readers import resolve_path
 from rlar_jax.datasets.text import load_hh, load_llmbar, load_wmt
 
 if TYPE_CHECKING:

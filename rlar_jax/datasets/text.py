@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, read_text, require
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, require
+from rlar_jax.datasets.readers import iter_rows, read_text
 from rlar_jax.languages import LANGUAGES
 
 # ISO code -> English name (the first name listed for a code in the planner's language table).

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rlar_jax.config import RewardsSection
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.base import RewardFn
 from rlar_jax.rewards.engine import ScoringEngine
 from rlar_jax.rewards.plan import Component, RewardPlan

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rlar_jax.config import RewardsSection
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.agent import AgentConfig, RewardAgent
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.engine import RewardModelFn, ScoringEngine, VerifierBackend
