@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from rlar_jax.rewards import routing  # noqa: E402
+from rlar_jax.rewards.families import TASK_FAMILIES  # noqa: E402
 from rlar_jax.rewards.signature import analyse_query  # noqa: E402
 
 DATA = ROOT / "tests" / "rewards" / "data" / "routing_eval.jsonl"
@@ -44,7 +45,7 @@ DATA = ROOT / "tests" / "rewards" / "data" / "routing_eval.jsonl"
 def per_family(rows: list[tuple[str, str]], predicted: list[str]) -> dict[str, float]:
     """Accuracy per labelled family, and overall under "all"."""
     out = {}
-    for fam in routing.FAMILIES:
+    for fam in TASK_FAMILIES:
         idx = [i for i, (_, f) in enumerate(rows) if f == fam]
         if idx:
             out[fam] = float(np.mean([predicted[i] == fam for i in idx]))
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     n = Counter(f for _, f in rows)
     print(f"routing accuracy on {args.data} ({len(rows)} queries); router threshold {router.threshold}")
     print(f"{'family':<12} {'n':>4} {'rules':>7} {'learned':>8}")
-    for fam in (*routing.FAMILIES, "all"):
+    for fam in (*TASK_FAMILIES, "all"):
         count = len(rows) if fam == "all" else n[fam]
         print(f"{fam:<12} {count:>4} {acc_rules[fam]:>7.3f} {acc_learned[fam]:>8.3f}")
     by = Counter(f.routed_by for f in feats)

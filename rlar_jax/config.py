@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import yaml
 
+from rlar_jax.sampling_config import SamplingConfig
 from rlar_jax.schema import ConfigError, OneOf, apply_override, build, yaml_error
 
 __all__ = ["ConfigError", "ExperimentConfig", "apply_override", "build", "load_config", "to_dict"]
@@ -115,6 +117,12 @@ class DistributedSection:
     process_id: int | None = None
 
 
+def _registered_dataset_kinds() -> list[str]:
+    from rlar_jax.datasets.kinds import DATASET_KINDS  # imported when a config is built (see _registered_losses)
+
+    return list(DATASET_KINDS)
+
+
 @dataclasses.dataclass
 class TaskSource:
     """One task of the training mixture: where its rows are, how they become prompts, how often it is drawn.
@@ -133,8 +141,10 @@ class TaskSource:
     # humaneval (prompt/test/entry_point), wmt (line-aligned source + reference text files, or rows with a
     # `translation` object), hh (HH-RLHF chosen/rejected dialogues), llmbar (input/output_1/output_2/label),
     # constraints (prompt + its ground-truth format constraints, see rlar_jax/datasets/constraints.py),
-    # jsonl (any JSONL; see `fields`).
-    kind: Literal["gsm8k", "math", "mbpp", "humaneval", "wmt", "hh", "llmbar", "constraints", "jsonl"] = "gsm8k"
+    # jsonl (any JSONL; see `fields`), or a kind registered by user code with
+    # rlar_jax.datasets.kinds.register_dataset_kind before the config is loaded.
+    kind: Annotated[str, OneOf(_registered_dataset_kinds,
+                               "register more with rlar_jax.datasets.kinds.register_dataset_kind")] = "gsm8k"
     name: str | None = None  # task tag of its examples (per-task metrics, reward routing); default: the kind
     path: str | None = None  # one source holding both splits (see the class docstring)
     train_path: str | None = None  # the training split (overrides `path` for training)
@@ -191,18 +201,21 @@ class DataSection:
     shuffle_seed: int = 0  # seed of the training order (and of each task's shuffle in a mixture)
 
 
-@dataclasses.dataclass
-class SamplingSection:
-    """Rollout sampling."""
+@dataclasses.dataclass(frozen=True)
+class SamplingSection(SamplingConfig):
+    """Rollout sampling: every knob of rlar_jax.sampling_config.SamplingConfig (documented there once), with
+    G = 4 by default, plus the temperature of the held-out evaluation."""
 
     group_size: int = 4  # G completions per prompt
-    max_new_tokens: int = 128
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0  # 0 = off
     eval_temperature: float = 0.0  # greedy held-out evaluation
-    # Prompts are left-padded to the smallest bucket that fits; each bucket is one compiled shape.
-    prompt_buckets: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048, 4096])
+
+    def rollout(self, eos_ids: Sequence[int]) -> SamplingConfig:
+        """The training rollout's sampler settings (the tokenizer's `eos_ids` stop every row)."""
+        return self.sampler(tuple(eos_ids))
+
+    def held_out(self, eos_ids: Sequence[int]) -> SamplingConfig:
+        """The held-out evaluation's: eval_temperature, one completion per prompt, no top-k/top-p cut."""
+        return self.sampler(tuple(eos_ids), temperature=self.eval_temperature, group_size=1, top_p=1.0, top_k=0)
 
 
 def _registered_losses() -> list[str]:

@@ -36,7 +36,6 @@ from rlar_jax.datasets.mixture import load_eval
 
 log = logging.getLogger(__name__)
 
-VERIFIED_FAMILIES = ("math", "code", "translation", "instruction")  # instruction: with meta["constraints"]
 SOLVED = 0.999  # a verifier score at or above this counts as correct / passed / all constraints met
 
 
@@ -86,14 +85,11 @@ def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg:
                        batch_size: int = 16) -> list[str]:
     """Greedy (eval_temperature) completions, one per example, in batches padded to the mesh's batch size."""
     from rlar_jax.precision import ComputeCopy
-    from rlar_jax.rollout import SamplingConfig, decode_completions, encode_prompts, generate
+    from rlar_jax.rollout import decode_completions, encode_prompts, generate
     from rlar_jax.sharding import BATCH_AXES
 
     model = ComputeCopy(policy.model).get()  # compute-dtype weights, cast once for every batch
-    s = cfg.sampling
-    eos = tuple(policy.tokenizer.eos_ids)
-    sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature, group_size=1,
-                              stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
+    sampling = cfg.sampling.held_out(policy.tokenizer.eos_ids)
     shards = int(np.prod([mesh.shape[a] for a in BATCH_AXES if a in mesh.shape]))
     batch = -(-max(batch_size, 1) // shards) * shards  # rows must divide over the batch axes
     out: list[str] = []
@@ -102,7 +98,7 @@ def generate_responses(policy: Any, mesh: Any, examples: Sequence[Example], cfg:
         padded = chunk + [chunk[0]] * (batch - len(chunk))  # one compiled shape for every batch
         ids = encode_prompts(policy.tokenizer, [list(e.messages) for e in padded])
         rollout = generate(model, ids, sampling, jax.random.key(0), pad_id=policy.tokenizer.pad_id,
-                           eos_ids=eos, mesh=mesh)
+                           eos_ids=policy.tokenizer.eos_ids, mesh=mesh)
         out.extend(decode_completions(policy.tokenizer, rollout)[:len(chunk)])
     return out
 
@@ -149,20 +145,27 @@ def has_constraints(examples: Sequence[Example]) -> bool:
 def verified_scores(family: str, sandbox: Any, examples: Sequence[Example], responses: Sequence[str]
                     ) -> tuple[np.ndarray, dict[str, Any]]:
     """(per-prompt primary score in [0, 1], failures as 0; the task's metrics) of a math, code, translation
-    or instruction (with meta["constraints"]) task. Failed verifier calls count as wrong / 0."""
+    or instruction (with meta["constraints"]) task, or of any family whose verifier declares it in EVAL_FOR
+    (`rlar_jax.rewards.families`; its mean score). Failed verifier calls count as wrong / 0."""
+    from rlar_jax.rewards.families import eval_verifiers
+
+    vid = eval_verifiers().get(family)
+    if vid is None:
+        raise ValueError(f"no verifier metrics for family {family!r}; families with a held-out verifier: "
+                         f"{list(eval_verifiers())}")
     if family == "math":
-        s = run_verifier(sandbox, "math_answer", examples, responses)
+        s = run_verifier(sandbox, vid, examples, responses)
         primary = (s >= SOLVED).astype(np.float64)  # NaN compares False: a failure is wrong
         return primary, {"accuracy": _mean(primary), "failed": int(np.isnan(s).sum())}
     if family == "code":
-        s = run_verifier(sandbox, "code_tests", examples, responses, {"mode": "all"})
+        s = run_verifier(sandbox, vid, examples, responses, {"mode": "all"})
         primary = (s >= SOLVED).astype(np.float64)
         return primary, {"pass@1": _mean(primary), "failed": int(np.isnan(s).sum())}
     if family == "translation":
         import sacrebleu
 
-        chrf = run_verifier(sandbox, "translation_chrf", examples, responses)
-        bleu = run_verifier(sandbox, "translation_bleu", examples, responses)
+        chrf = run_verifier(sandbox, vid, examples, responses)
+        bleu = run_verifier(sandbox, "translation_bleu", examples, responses)  # reported next to chrF
         refs = [[e.reference for e in examples]]
         tgt = str(examples[0].meta.get("language_pair", "")).rpartition("-")[2]
         tokenize = "zh" if tgt == "zh" else "13a"  # sacrebleu's tokenizer for Chinese targets
@@ -177,11 +180,13 @@ def verified_scores(family: str, sandbox: Any, examples: Sequence[Example], resp
         if not has_constraints(examples):
             raise ValueError("instruction metrics need meta['constraints'] on every example")
         metas = [{**constraints_to_meta(e.meta["constraints"]), "mode": "fraction"} for e in examples]
-        s = run_verifier(sandbox, "format_constraints", examples, responses, metas=metas)
+        s = run_verifier(sandbox, vid, examples, responses, metas=metas)
         primary = np.nan_to_num(s, nan=0.0)
         return primary, {"constraint_fraction": _mean(primary), "prompt_accuracy": _mean(primary >= SOLVED),
                          "failed": int(np.isnan(s).sum())}
-    raise ValueError(f"no verifier metrics for family {family!r}")
+    s = run_verifier(sandbox, vid, examples, responses)  # a family without metrics of its own: the mean score
+    primary = np.nan_to_num(s, nan=0.0)
+    return primary, {"score": _mean(primary), "failed": int(np.isnan(s).sum())}
 
 
 def verified_metrics(family: str, sandbox: Any, examples: Sequence[Example], responses: Sequence[str]
@@ -242,8 +247,11 @@ class _TaskScorer:
         self.loaded: dict[str, Any] = {}
 
     def method(self, family: str, examples: Sequence[Example]) -> str:
-        """The scoring method: "verifier" or "reward_model"."""
-        verified = family in VERIFIED_FAMILIES and (family != "instruction" or has_constraints(examples))
+        """The scoring method: "verifier" (the family has a held-out verifier; instruction only with
+        meta["constraints"]) or "reward_model"."""
+        from rlar_jax.rewards.families import eval_verifiers
+
+        verified = family in eval_verifiers() and (family != "instruction" or has_constraints(examples))
         return "verifier" if verified else "reward_model"
 
     def model_for(self, task: str, examples: Sequence[Example]) -> tuple[str, Any]:

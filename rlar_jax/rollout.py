@@ -29,60 +29,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rlar_jax.decode import LayerCache, decode_step, map_slots, sample_tokens, split_cache, unstack_layers
 from rlar_jax.models.transformer import init_cache
+from rlar_jax.sampling_config import SamplingConfig
 from rlar_jax.sharding import BATCH_AXES, host_local, process_max, to_global, batch_sharding
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplingConfig:
-    """How completions are sampled.
-
-    max_new_tokens: completion tokens per row (the decode budget).
-    temperature: softmax temperature; 0 decodes greedily (argmax).
-    top_p: nucleus sampling, keep the smallest set of tokens whose probability reaches top_p (1 = off).
-    top_k: keep the k most likely tokens (0 = off).
-    group_size: completions per prompt (GRPO's G); rows are prompt-major: row i*G + g.
-    stop_token_ids: extra stop ids, on top of the `eos_ids` passed to `generate`.
-    prompt_buckets: prompts are left-padded to the smallest bucket that fits (longer prompts: to a
-        multiple of the largest bucket), bounding the number of compiled shapes.
-    completion_bucket: returned completion arrays are cut to the longest completion rounded up to a
-        multiple of this (capped at max_new_tokens), so later passes see few distinct lengths.
-    decode_chunk: attention-window growth in slots; each window is one compiled decode loop
-        (0 = a single window over the whole cache).
-    max_decode_windows: cap on the number of windows (the growth is raised to fit): compile time grows
-        with every window (~1 decode step graph each), attention cost shrinks with more.
-    """
-
-    max_new_tokens: int = 256
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    group_size: int = 1
-    stop_token_ids: tuple[int, ...] = ()
-    prompt_buckets: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
-    completion_bucket: int = 32
-    decode_chunk: int = 64
-    max_decode_windows: int = 4
-
-    def __post_init__(self) -> None:
-        def need(ok: bool, field: str, expected: str) -> None:
-            if not ok:
-                raise ValueError(f"SamplingConfig.{field} must be {expected}, got {getattr(self, field)!r}")
-
-        need(isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1, "max_new_tokens", "an int >= 1")
-        need(self.temperature >= 0, "temperature", ">= 0 (0 = greedy)")
-        need(0 < self.top_p <= 1, "top_p", "in (0, 1]")
-        need(isinstance(self.top_k, int) and self.top_k >= 0, "top_k", "an int >= 0 (0 = off)")
-        need(isinstance(self.group_size, int) and self.group_size >= 1, "group_size", "an int >= 1")
-        need(all(isinstance(i, int) and i >= 0 for i in self.stop_token_ids), "stop_token_ids",
-             "a tuple of non-negative ints")
-        need(len(self.prompt_buckets) > 0 and all(isinstance(b, int) and b > 0 for b in self.prompt_buckets)
-             and list(self.prompt_buckets) == sorted(self.prompt_buckets), "prompt_buckets",
-             "a non-empty increasing tuple of positive ints")
-        need(isinstance(self.completion_bucket, int) and self.completion_bucket >= 1, "completion_bucket",
-             "an int >= 1")
-        need(isinstance(self.decode_chunk, int) and self.decode_chunk >= 0, "decode_chunk", "an int >= 0")
-        need(isinstance(self.max_decode_windows, int) and self.max_decode_windows >= 1, "max_decode_windows",
-             "an int >= 1")
 
 
 @jax.tree_util.register_dataclass

@@ -118,11 +118,7 @@ class Trainer:
         s = cfg.sampling
         self.group_size = s.group_size
         eos = tuple(self.policy.tokenizer.eos_ids)
-        self.sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
-                                       top_k=s.top_k, group_size=s.group_size, stop_token_ids=eos,
-                                       prompt_buckets=tuple(s.prompt_buckets))
-        self.eval_sampling = SamplingConfig(max_new_tokens=s.max_new_tokens, temperature=s.eval_temperature,
-                                            group_size=1, stop_token_ids=eos, prompt_buckets=tuple(s.prompt_buckets))
+        self.sampling, self.eval_sampling = s.rollout(eos), s.held_out(eos)
         self.grpo = grpo_config(cfg)
         self.tx = build_optimizer(cfg)
         n_proc = jax.process_count()

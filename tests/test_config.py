@@ -136,3 +136,30 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 def test_override_with_bad_yaml_value_names_the_override():
     with pytest.raises(ConfigError, match=r"^override 'sampling.prompt_buckets=\[64,': invalid YAML value"):
         load_config(None, ["sampling.prompt_buckets=[64,"])
+
+
+def test_sampling_section_is_the_sampler_schema_with_one_set_of_defaults():
+    """Every SamplingConfig knob is settable from YAML, its default declared once; the section builds the
+    training and held-out sampler settings."""
+    import dataclasses
+
+    from rlar_jax.config import SamplingSection
+    from rlar_jax.sampling_config import SamplingConfig
+
+    runtime = {f.name: f.default for f in dataclasses.fields(SamplingConfig)}
+    section = {f.name: f.default for f in dataclasses.fields(SamplingSection)}
+    assert set(section) == set(runtime) | {"eval_temperature"}
+    assert {k: v for k, v in section.items() if v != runtime.get(k)} == {"group_size": 4, "eval_temperature": 0.0}
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["sampling.decode_chunk=16", "sampling.completion_bucket=8",
+                                                       "sampling.max_decode_windows=2", "sampling.stop_token_ids=[7]",
+                                                       "sampling.top_k=5", "sampling.eval_temperature=0.5"])
+    train, held_out = cfg.sampling.rollout([2, 7]), cfg.sampling.held_out([2])
+    assert type(train) is type(held_out) is SamplingConfig
+    assert (train.decode_chunk, train.completion_bucket, train.max_decode_windows) == (16, 8, 2)
+    assert train.stop_token_ids == (7, 2) and train.top_k == 5 and train.group_size == cfg.sampling.group_size == 4
+    assert (held_out.temperature, held_out.group_size, held_out.top_k, held_out.top_p) == (0.5, 1, 0, 1.0)
+    assert held_out.stop_token_ids == (7, 2) and held_out.decode_chunk == 16
+    assert held_out.prompt_buckets == train.prompt_buckets == tuple(cfg.sampling.prompt_buckets)
+    with pytest.raises(ConfigError, match="sampling: SamplingConfig.decode_chunk must be an int >= 0"):
+        load_config(ROOT / "configs" / "tiny.yaml", ["sampling.decode_chunk=-1"])

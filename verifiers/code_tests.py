@@ -27,6 +27,12 @@ import builtins
 import re
 import sys
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("code",)
+DEFAULT_FOR = ("code",)
+EVAL_FOR = ("code",)
+
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _DEFAULT_STEPS = 100_000
 _MAX_STEPS = 10_000_000

@@ -15,6 +15,11 @@ meta keys read:
 import re
 import string
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("other",)
+DEFAULT_FOR = ("other",)
+
 _ANSWER = re.compile(r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:)\s*:?\s*([^\n]*)", re.IGNORECASE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)

@@ -21,6 +21,12 @@ meta keys read (at least one constraint is required):
 import json
 import re
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = "*"
+DEFAULT_FOR = ("instruction",)
+EVAL_FOR = ("instruction",)
+
 _THINK = re.compile(r"^\s*<think>(.*?)</think>(.*)$", re.DOTALL)
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _KEYS = ("regex", "forbidden_regex", "json", "json_keys", "min_words", "max_words", "min_chars", "max_chars",

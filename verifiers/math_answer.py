@@ -19,6 +19,12 @@ meta keys read:
 import re
 from fractions import Fraction
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("math",)
+DEFAULT_FOR = ("math",)
+EVAL_FOR = ("math",)
+
 _CALC = re.compile(r"<<[^<>\n]*>>")
 _PLAIN_INT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")

@@ -14,6 +14,10 @@ meta keys read:
 
 import re
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("other",)
+
 _EXPLICIT = re.compile(
     r"(?:answer|option|choice)\s*(?:is|:|=)?\s*(?:option|choice)?\s*[:\-]?\s*[\(\[\*]*\s*([A-Za-z])\s*[\)\]\*]*(?![\w'])"
     r"|\bI(?:\s+would|'d)?\s+(?:choose|pick|select|go\s+with)\s+(?:option\s+)?[\(\[\*]*([A-Za-z])[\)\]\*]*(?![\w'])",

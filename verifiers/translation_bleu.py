@@ -14,6 +14,10 @@ meta keys read:
 import math
 import re
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("translation",)
+
 MAX_ORDER = 4
 _SMOOTH_DEFAULTS = {"none": None, "floor": 0.1, "add-k": 1, "exp": None}
 

@@ -9,6 +9,12 @@ meta keys read:
   lowercase   bool, compare case-insensitively (default False)
 """
 
+# The task families this verifier scores ("*": all), those it is the seed verifier of (DEFAULT_FOR) and
+# those whose held-out metric it is (EVAL_FOR); the host reads them with ast, never running this file.
+FAMILIES = ("translation",)
+DEFAULT_FOR = ("translation",)
+EVAL_FOR = ("translation",)
+
 CHAR_ORDER = 6
 BETA = 2
 

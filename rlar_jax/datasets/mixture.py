@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rlar_jax.datasets.examples import DataError, Example, RowErrors, shuffled
-from rlar_jax.datasets.problems import load_gsm8k, load_humaneval, load_jsonl, load_math, load_mbpp
+from rlar_jax.datasets.kinds import dataset_kind
 from rlar_jax.datasets.readers import resolve_path
-from rlar_jax.datasets.text import load_hh, load_llmbar, load_wmt
 
 if TYPE_CHECKING:
     from rlar_jax.config import DataSection, TaskSource
@@ -47,49 +46,19 @@ class LoadReport:
                             "; ".join(self.messages.get(task, [])))
 
 
-def _instruction(src: "TaskSource", default: str | None) -> str | None:
-    return default if src.instruction is None else (src.instruction or None)
-
-
-def load_source(src: "TaskSource", path: str, *, mbpp_split: str | None = None, system_prompt: str | None = None,
+def load_source(src: "TaskSource", path: str, *, split: str | None = None, system_prompt: str | None = None,
                 limit: int | None = None, errors: RowErrors | None = None) -> list[Example]:
-    """Examples of one task source read from `path` (already resolved), tagged `src.task`."""
-    from rlar_jax.data import GSM8K_INSTRUCTION
-    from rlar_jax.datasets import problems
-
-    common = dict(system_prompt=system_prompt, limit=limit, task=src.task, errors=errors)
-    kind = src.kind
-    if kind == "gsm8k":
-        return load_gsm8k(path, instruction=_instruction(src, GSM8K_INSTRUCTION) or "", **common)
-    if kind == "math":
-        return load_math(path, instruction=_instruction(src, problems.MATH_INSTRUCTION), config=src.hf_config,
-                         **common)
-    if kind == "mbpp":
-        return load_mbpp(path, split=mbpp_split, instruction=_instruction(src, problems.CODE_INSTRUCTION),
-                         config=src.hf_config, **common)
-    if kind == "humaneval":
-        return load_humaneval(path, instruction=_instruction(src, problems.HUMANEVAL_INSTRUCTION),
-                              config=src.hf_config, **common)
-    if kind == "wmt":
-        ref = resolve_path(src.reference_path) if src.reference_path else None
-        return load_wmt(path, reference_path=ref, language_pair=src.language_pair, config=src.hf_config, **common)
-    if kind == "hh":
-        return load_hh(path, config=src.hf_config, **common)
-    if kind == "llmbar":
-        return load_llmbar(path, config=src.hf_config, **common)
-    if kind == "constraints":
-        from rlar_jax.datasets.constraints import load_constraints
-
-        return load_constraints(path, **common)
-    if kind == "jsonl":
-        return load_jsonl(path, src.fields, instruction=_instruction(src, None), config=src.hf_config, **common)
-    raise ValueError(f"task {src.task!r}: unknown kind {kind!r}")
+    """Examples of one task source read from `path` (already resolved), tagged `src.task`, by the loader
+    registered for `src.kind` (`rlar_jax.datasets.kinds`); `split` is for kinds that split one file themselves."""
+    kind = dataset_kind(src.kind, src.task)
+    return kind.loader(src, path, split=split, system_prompt=system_prompt, limit=limit, task=src.task,
+                       errors=errors)
 
 
 def task_split(src: "TaskSource", split: str, eval_size: int, system_prompt: str | None,
                errors: RowErrors) -> list[Example]:
-    """One task's `split` ("train" or "eval"): explicit train_path/eval_path, MBPP's task-id split of
-    `path`, or else `path` with its first `eval_size` examples held out."""
+    """One task's `split` ("train" or "eval"): explicit train_path/eval_path, the kind's own split of
+    `path` (MBPP: by task id), or else `path` with its first `eval_size` examples held out."""
     explicit = src.train_path if split == "train" else src.eval_path
     if split == "eval" and eval_size == 0:
         return []
@@ -101,11 +70,10 @@ def task_split(src: "TaskSource", split: str, eval_size: int, system_prompt: str
             return []
         raise DataError(f"task {src.task!r}: no train_path or path to train on")
     path = resolve_path(src.path)
-    if src.kind == "mbpp":
-        mbpp_split = "train" if split == "train" else "test"
+    if dataset_kind(src.kind, src.task).own_split:
         limit = src.limit if split == "train" else eval_size
-        return load_source(src, path, mbpp_split=mbpp_split, system_prompt=system_prompt, limit=limit,
-                           errors=errors)
+        return load_source(src, path, split="train" if split == "train" else "test", system_prompt=system_prompt,
+                           limit=limit, errors=errors)
     if split == "eval":
         return load_source(src, path, system_prompt=system_prompt, limit=eval_size, errors=errors)
     rows = load_source(src, path, system_prompt=system_prompt,

@@ -3,8 +3,9 @@ catalog, the LLM reward agent and the plan resolver (the last two imported lazil
 
 from rlar_jax.rewards.catalog import BUILTIN_ENTRIES, Catalog, CatalogEntry
 from rlar_jax.rewards.evolution import Evidence, EvolutionConfig
+from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.library import Library
-from rlar_jax.rewards.plan import Component, PlanError, RewardPlan, TASK_FAMILIES
+from rlar_jax.rewards.plan import Component, PlanError, RewardPlan
 from rlar_jax.rewards.planner import OfflinePlanner
 from rlar_jax.rewards.signature import QueryFeatures, analyse_query, extract_constraints, task_signature
 

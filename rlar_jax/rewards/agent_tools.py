@@ -14,8 +14,9 @@ import math
 from typing import Any, Mapping, Sequence
 
 from rlar_jax.rewards.catalog import Catalog
+from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.library import Library
-from rlar_jax.rewards.plan import TASK_FAMILIES, PlanError, RewardPlan
+from rlar_jax.rewards.plan import PlanError, RewardPlan
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rlar_jax.home import rlar_home
+from rlar_jax.rewards.model_kinds import reward_model_kinds, trained_kinds
 
 log = logging.getLogger(__name__)
 
-ENTRY_KINDS: tuple[str, ...] = ("judge", "embedding", "bt_head", "hf_seq_cls")
 HUB_ARCHITECTURES: tuple[str, ...] = ("llama", "qwen2", "qwen3")
 CHANCE = 0.5  # accuracy of a random ranking of a preference pair
-TRAINED_KINDS: tuple[str, ...] = ("bt_head", "hf_seq_cls")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +52,9 @@ class CatalogEntry:
         errs = []
         if not isinstance(self.id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]*", self.id or ""):
             errs.append(f"id: expected a non-empty identifier ([A-Za-z0-9._:/-]), got {self.id!r}")
-        if self.kind not in ENTRY_KINDS:
-            errs.append(f"kind: expected one of {list(ENTRY_KINDS)}, got {self.kind!r}")
+        if self.kind not in reward_model_kinds():  # registered with rlar_jax.rewards.model_kinds
+            errs.append(f"kind: expected one of {list(reward_model_kinds())}, got {self.kind!r} (register more "
+                        f"with rlar_jax.rewards.model_kinds.register_reward_model_kind)")
         for name in ("architecture", "source"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 errs.append(f"{name}: expected a non-empty string, got {getattr(self, name)!r}")
@@ -159,7 +159,7 @@ def evidence_rank(entry: CatalogEntry, task: str | None) -> tuple[int, float, in
     """Sort key for `task`: measured models first (higher accuracy first), then those without evidence;
     trained heads before generic models, then by id."""
     acc = entry.evidence_for(task) if task else None
-    trained = 0 if entry.kind in TRAINED_KINDS else 1
+    trained = 0 if entry.kind in trained_kinds() else 1
     return (0, -acc, trained, entry.id) if acc is not None else (1, 0.0, trained, entry.id)
 
 

@@ -24,17 +24,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from rlar_jax.rewards.evolution import PLAN_TOTAL, Evidence, EvolutionConfig, zero_var_groups
+from rlar_jax.rewards.families import seed_tasks
 from rlar_jax.rewards.plan import RewardPlan
 
 log = logging.getLogger(__name__)
 
 _KIND_PREFIXES = ("verifier:", "reward_model:")
 ANY = object()  # put_plan: no expectation about the currently active plan
-SEED_TASKS: dict[str, tuple[str, ...]] = {
-    "math_answer": ("math",), "code_tests": ("code",), "translation_chrf": ("translation",),
-    "translation_bleu": ("translation",), "exact_match": ("other",), "multiple_choice": ("other",),
-    "format_constraints": ("instruction", "math", "code", "translation", "dialogue", "other"),
-}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verifiers (
@@ -110,7 +106,7 @@ class Library:
             return []
         for vid, path in seeds.items():
             self.add_verifier(path.read_text(encoding="utf-8"), origin="seed", verifier_id=vid,
-                              tasks=SEED_TASKS.get(vid, ()))
+                              tasks=seed_tasks().get(vid, ()))
         return sorted(seeds)
 
     def add_verifier(self, source: str, origin: str = "generated", report: dict[str, Any] | None = None,

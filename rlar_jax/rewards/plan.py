@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.normalise import normalise
 
 from rlar_jax.rewards.signature import (  # re-exported: signatures decide which queries share a plan
@@ -27,12 +28,11 @@ from rlar_jax.rewards.signature import (  # re-exported: signatures decide which
 )
 
 __all__ = [
-    "TASK_FAMILIES", "COMPONENT_KINDS", "CREATORS", "PlanError", "Component", "RewardPlan", "normalise_score",
+    "COMPONENT_KINDS", "CREATORS", "PlanError", "Component", "RewardPlan", "normalise_score",
     "QueryFeatures", "analyse_query", "constraints_to_meta", "extract_constraints",
     "task_signature",
 ]
 
-TASK_FAMILIES: tuple[str, ...] = ("math", "code", "translation", "dialogue", "instruction", "other")
 COMPONENT_KINDS: tuple[str, ...] = ("verifier", "reward_model")
 CREATORS: tuple[str, ...] = ("planner", "agent")
 NORMALISE_TYPES: tuple[str, ...] = ("clip", "minmax", "sigmoid")

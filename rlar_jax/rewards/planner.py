@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rlar_jax.rewards.catalog import Catalog
+from rlar_jax.rewards.families import seed_for_family
 from rlar_jax.rewards.plan import Component, RewardPlan
 from rlar_jax.rewards.signature import (
     QueryFeatures,
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The seed verifier that checks a family's answers; a failing generated verifier is swapped for it.
-SEED_FOR_FAMILY: dict[str, str] = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf",
-                                   "instruction": "format_constraints", "other": "exact_match"}
 EMBED_MODEL = "minilm-embed-sim"
 JUDGE_MODEL = "judge-policy"
 FORMAT_WEIGHT = 0.5  # format constraints next to a primary scorer: they shape, the primary decides
@@ -92,7 +90,8 @@ class OfflinePlanner:
                                    meta=constraints_to_meta(f.constraints)))
             notes.append(f"plus format constraints stated in the query ({', '.join(f.constraint_kinds)})")
         if not comps:  # an empty catalog and nothing checkable: still score something rather than nothing
-            comps.append(Component("verifier", SEED_FOR_FAMILY.get(fam, "exact_match")))
+            seeds = seed_for_family()  # a family without a seed verifier (dialogue) falls back to "other"'s
+            comps.append(Component("verifier", seeds.get(fam) or seeds["other"]))
             notes.append("no reward model available: falling back to the family's seed verifier")
         return comps, notes
 
@@ -125,7 +124,7 @@ class OfflinePlanner:
         bad = next((c for c in comps if c.id == evidence.component_id), None)
         if evidence.reason in ("failure_rate", "validation_failed", "integrity") and bad is not None:
             comps.remove(bad)
-            seed = SEED_FOR_FAMILY.get(previous.task_family)
+            seed = seed_for_family().get(previous.task_family)  # the verifier declaring it in DEFAULT_FOR
             if bad.id.startswith("gen-") and seed and seed not in {c.id for c in comps}:
                 seed_meta = (constraints_to_meta(previous.meta.get("constraints") or {})
                              if seed == "format_constraints" else None)

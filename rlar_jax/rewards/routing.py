@@ -33,10 +33,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rlar_jax.rewards.families import TASK_FAMILIES  # the head's outputs, in this order
+
 log = logging.getLogger(__name__)
 
-# The task families of `rlar_jax.rewards.plan.TASK_FAMILIES`, in the order of the head's outputs.
-FAMILIES: tuple[str, ...] = ("math", "code", "translation", "dialogue", "instruction", "other")
 HEAD_FILE = Path(__file__).resolve().parent / "routing_head.npz"
 # Minimum top probability for the router's family to be used: half the probability mass, so the chosen family
 # is more likely than all the others together; bench/routing.py prints the router's accuracy at other values.
@@ -101,7 +101,7 @@ class RoutingHead:
 
     weight: np.ndarray  # [D, F]
     bias: np.ndarray  # [F]
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = TASK_FAMILIES
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,8 +134,8 @@ class RoutingHead:
             if missing:
                 raise ValueError(f"{path}: missing field(s) {missing}")
             families = tuple(str(f) for f in z["families"])
-            if sorted(families) != sorted(FAMILIES):
-                raise ValueError(f"{path}: field 'families' is {list(families)}, expected {list(FAMILIES)}")
+            if sorted(families) != sorted(TASK_FAMILIES):
+                raise ValueError(f"{path}: field 'families' is {list(families)}, expected {list(TASK_FAMILIES)}")
             try:
                 info = json.loads(str(z["info"]))
             except ValueError as e:
@@ -222,7 +222,7 @@ def set_router(router: Router | None) -> None:
 
 
 def load_labelled(path: str | Path) -> list[tuple[str, str]]:
-    """(query, family) rows of a JSONL file of {"query": str, "family": one of FAMILIES}; ValueError naming
+    """(query, family) rows of a JSONL file of {"query": str, "family": one of TASK_FAMILIES}; ValueError naming
     the file, line and field of a malformed row."""
     path = Path(path)
     out: list[tuple[str, str]] = []
@@ -240,8 +240,8 @@ def load_labelled(path: str | Path) -> list[tuple[str, str]]:
             query, family = row.get("query"), row.get("family")
             if not isinstance(query, str) or not query.strip():
                 raise ValueError(f"{where}: field 'query' must be a non-empty string, got {query!r}")
-            if family not in FAMILIES:
-                raise ValueError(f"{where}: field 'family' must be one of {list(FAMILIES)}, got {family!r}")
+            if family not in TASK_FAMILIES:
+                raise ValueError(f"{where}: field 'family' must be one of {list(TASK_FAMILIES)}, got {family!r}")
             out.append((query, family))
     if not out:
         raise ValueError(f"{path}: no labelled rows")
@@ -259,15 +259,16 @@ def train_head(embeddings: np.ndarray, labels: Sequence[str], *, steps: int = TR
     import jax.numpy as jnp
     import optax
 
-    unknown = sorted(set(labels) - set(FAMILIES))
+    unknown = sorted(set(labels) - set(TASK_FAMILIES))
     if unknown:
-        raise ValueError(f"labels: unknown families {unknown}; expected {list(FAMILIES)}")
+        raise ValueError(f"labels: unknown families {unknown}; expected {list(TASK_FAMILIES)}")
     x = jnp.asarray(embeddings, jnp.float32)
-    y = jnp.asarray([FAMILIES.index(f) for f in labels])
-    counts = np.bincount(np.asarray(y), minlength=len(FAMILIES)).astype(np.float64)
-    w_class = jnp.asarray(np.where(counts > 0, counts.sum() / (len(FAMILIES) * np.maximum(counts, 1)), 0.0),
+    y = jnp.asarray([TASK_FAMILIES.index(f) for f in labels])
+    counts = np.bincount(np.asarray(y), minlength=len(TASK_FAMILIES)).astype(np.float64)
+    w_class = jnp.asarray(np.where(counts > 0, counts.sum() / (len(TASK_FAMILIES) * np.maximum(counts, 1)), 0.0),
                           jnp.float32)
-    params = {"w": jnp.zeros((x.shape[1], len(FAMILIES)), jnp.float32), "b": jnp.zeros(len(FAMILIES), jnp.float32)}
+    n_fam = len(TASK_FAMILIES)
+    params = {"w": jnp.zeros((x.shape[1], n_fam), jnp.float32), "b": jnp.zeros(n_fam, jnp.float32)}
     opt = optax.adam(learning_rate)
 
     def loss_fn(p: dict[str, jax.Array]) -> jax.Array:
@@ -286,7 +287,7 @@ def train_head(embeddings: np.ndarray, labels: Sequence[str], *, steps: int = TR
     for _ in range(steps):
         params, state, loss = step(params, state)
     info = {"steps": steps, "learning_rate": learning_rate, "l2": l2, "final_loss": round(float(loss), 5)}
-    return RoutingHead(np.asarray(params["w"]), np.asarray(params["b"]), FAMILIES, info)
+    return RoutingHead(np.asarray(params["w"]), np.asarray(params["b"]), TASK_FAMILIES, info)
 
 
 def build(out: str | Path = HEAD_FILE, seed: int = 0,
@@ -308,7 +309,7 @@ def build(out: str | Path = HEAD_FILE, seed: int = 0,
     head = train_head(emb, labels)
     pred = np.asarray(head.families)[np.argmax(head.probs(emb), axis=1)]
     info = dict(head.info, seed=seed, encoder=encoder_name, n_train=len(pairs),
-                per_family={f: labels.count(f) for f in FAMILIES},
+                per_family={f: labels.count(f) for f in TASK_FAMILIES},
                 train_accuracy=round(float(np.mean(pred == np.asarray(labels))), 4),
                 command="python -m rlar_jax.rewards.routing --build --seed %d" % seed)
     head = dataclasses.replace(head, info=info)

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rlar_jax.config import RewardsSection
 from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.base import RewardFn
 from rlar_jax.rewards.engine import ScoringEngine
+from rlar_jax.rewards.families import TASK_FAMILIES, eval_verifiers, seed_for_family
 from rlar_jax.rewards.plan import Component, RewardPlan
 from rlar_jax.rewards.signature import analyse_query
 
-FAMILIES = ("math", "code", "translation", "dialogue", "instruction", "other")
-# The fixed, single-verifier reward of `rewards.system: gsm8k` (no planner, no agent).
-STATIC_VERIFIERS = {"math": "math_answer"}
 
-
-def static_plans(verifiers: dict[str, str]):
+def static_plans(verifiers: Mapping[str, str]) -> Callable[[Sequence[Example]], list[RewardPlan]]:
     """plan_for() that gives every example of task T the one verifier `verifiers[T]`."""
-    plans = {task: RewardPlan(task_signature=f"static:{task}", task_family=task if task in FAMILIES else "other",
+    plans = {task: RewardPlan(task_signature=f"static:{task}",
+                              task_family=task if task in TASK_FAMILIES else "other",
                               components=(Component("verifier", vid, 1.0),), rationale="fixed verifier")
              for task, vid in verifiers.items()}
 
@@ -75,8 +73,8 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
             sources[vid] = load_verifier(vid)
         return sources[vid]
 
-    if cfg.system == "gsm8k":
-        return ScoringEngine(backend, static_plans(STATIC_VERIFIERS), source)
+    if cfg.system == "gsm8k":  # the fixed reward of the math task alone: its seed verifier, no planner or agent
+        return ScoringEngine(backend, static_plans({"math": seed_for_family()["math"]}), source)
     if cfg.system == "static":
         return single_model_engine(cfg.static_model, backend, source)
     from rlar_jax.rewards.system import build_rlar_engine
@@ -87,9 +85,8 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
 # Held-out metrics use one fixed verifier per task family, so numbers before and after training stay
 # comparable even when self-evolution changes the training plans in between.
 # Instruction prompts are checked against their ground-truth constraints where the data has them
-# (fraction of constraints met), else against the constraints read from the prompt.
-EVAL_VERIFIERS = {"math": "math_answer", "code": "code_tests", "translation": "translation_chrf",
-                  "instruction": "format_constraints"}
+# (fraction of constraints met), else against the constraints read from the prompt. The verifier of each
+# family is the one declaring it in EVAL_FOR (`rlar_jax.rewards.families`).
 
 
 def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
@@ -100,7 +97,7 @@ def eval_reward_fn(train_fn: RewardFn) -> RewardFn:
         return train_fn
     fixed = {fam: RewardPlan(f"eval:{fam}", fam, (Component("verifier", vid, 1.0),), rationale="held-out metric",
                              meta={"constraints_source": "example"} if vid == "format_constraints" else {})
-             for fam, vid in EVAL_VERIFIERS.items()}
+             for fam, vid in eval_verifiers().items()}
 
     def plan_for(examples: Sequence[Example]) -> list[RewardPlan]:
         # The family comes from the example itself, not from the training plan, so the metric is the same

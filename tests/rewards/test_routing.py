@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rlar_jax.rewards import routing
-from rlar_jax.rewards.plan import TASK_FAMILIES
+from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.planner import OfflinePlanner
 from rlar_jax.rewards.signature import analyse_query
 
@@ -52,12 +52,13 @@ def _hash_encode(texts):
 
 
 def _head(bias: dict[str, float] | None = None, dim: int = 128) -> routing.RoutingHead:
-    b = np.array([(bias or {}).get(f, 0.0) for f in routing.FAMILIES], np.float32)
-    return routing.RoutingHead(np.zeros((dim, len(routing.FAMILIES)), np.float32), b)
+    b = np.array([(bias or {}).get(f, 0.0) for f in TASK_FAMILIES], np.float32)
+    return routing.RoutingHead(np.zeros((dim, len(TASK_FAMILIES)), np.float32), b)
 
 
-def test_families_are_the_plan_families():
-    assert set(routing.FAMILIES) == set(TASK_FAMILIES) and len(routing.FAMILIES) == len(TASK_FAMILIES)
+def test_the_shipped_head_outputs_the_task_families():
+    families = routing.RoutingHead.load().families
+    assert sorted(families) == sorted(TASK_FAMILIES) and len(families) == len(TASK_FAMILIES)
 
 
 # Kinds of query the rules alone sent to "dialogue", in other words than the ones first seen misrouted.
@@ -97,7 +98,7 @@ def test_constraints_in_plain_words_route_to_instruction(real_router, query, con
 
 def test_eval_set_shape_and_independence():
     rows = routing.load_labelled(EVAL)
-    counts = {f: sum(1 for _, g in rows if g == f) for f in routing.FAMILIES}
+    counts = {f: sum(1 for _, g in rows if g == f) for f in TASK_FAMILIES}
     assert len(rows) >= 200 and min(counts.values()) >= 30, counts
     from rlar_jax.rewards.routing_data import training_queries
 
@@ -112,7 +113,7 @@ def test_eval_accuracy_per_family(real_router):
     rows = routing.load_labelled(EVAL)
     real_router.route_many([q for q, _ in rows])  # one batch; analyse_query reads the cache
     hits, rule_hits = [], []
-    for fam in routing.FAMILIES:
+    for fam in TASK_FAMILIES:
         qs = [q for q, f in rows if f == fam]
         ok = [analyse_query(q).family == fam for q in qs]
         assert np.mean(ok) >= MEASURED[fam] - 1.0 / len(qs) - 1e-9, (fam, np.mean(ok))
@@ -124,7 +125,7 @@ def test_eval_accuracy_per_family(real_router):
 
 def test_shipped_head_records_how_it_was_built():
     head = routing.RoutingHead.load()
-    assert head.families == routing.FAMILIES and head.weight.shape == (2 * 384, len(routing.FAMILIES))
+    assert head.families == TASK_FAMILIES and head.weight.shape == (2 * 384, len(TASK_FAMILIES))
     info = head.info
     assert info["seed"] == 0 and info["command"].startswith("python -m rlar_jax.rewards.routing --build")
     assert min(info["per_family"].values()) >= 300 and info["train_accuracy"] > 0.95
@@ -224,9 +225,9 @@ def test_routing_text_keeps_start_and_end():
 
 def test_train_head_separates_and_is_deterministic():
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(len(routing.FAMILIES), 16))
-    labels = [routing.FAMILIES[i % 6] for i in range(120)]
-    x = np.stack([centres[routing.FAMILIES.index(f)] + 0.1 * rng.normal(size=16) for f in labels])
+    centres = rng.normal(size=(len(TASK_FAMILIES), 16))
+    labels = [TASK_FAMILIES[i % 6] for i in range(120)]
+    x = np.stack([centres[TASK_FAMILIES.index(f)] + 0.1 * rng.normal(size=16) for f in labels])
     a = routing.train_head(x, labels, steps=200)
     b = routing.train_head(x, labels, steps=200)
     pred = [a.families[i] for i in np.argmax(a.probs(x), axis=1)]
@@ -240,7 +241,7 @@ def test_build_writes_a_loadable_head(tmp_path):
     info = routing.build(out, seed=0, encode=_hash_encode)
     head = routing.RoutingHead.load(out)
     assert head.info["per_family"] == info["per_family"] and head.info["seed"] == 0
-    assert set(info["per_family"]) == set(routing.FAMILIES) and info["n_train"] == sum(info["per_family"].values())
+    assert set(info["per_family"]) == set(TASK_FAMILIES) and info["n_train"] == sum(info["per_family"].values())
     again = routing.build(tmp_path / "again.npz", seed=0, encode=_hash_encode)
     assert np.array_equal(routing.RoutingHead.load(tmp_path / "again.npz").weight, head.weight)
     assert again["per_family"] == info["per_family"]
@@ -248,10 +249,10 @@ def test_build_writes_a_loadable_head(tmp_path):
 
 def test_bad_head_file_is_named(tmp_path):
     bad = tmp_path / "bad.npz"
-    np.savez(bad, weight=np.zeros((4, 6)), bias=np.zeros(6), families=np.array(routing.FAMILIES))
+    np.savez(bad, weight=np.zeros((4, 6)), bias=np.zeros(6), families=np.array(TASK_FAMILIES))
     with pytest.raises(ValueError, match=r"bad\.npz: missing field\(s\) \['info'\]"):
         routing.RoutingHead.load(bad)
-    np.savez(bad, weight=np.zeros((4, 5)), bias=np.zeros(6), families=np.array(routing.FAMILIES), info=np.array("{}"))
+    np.savez(bad, weight=np.zeros((4, 5)), bias=np.zeros(6), families=np.array(TASK_FAMILIES), info=np.array("{}"))
     with pytest.raises(ValueError, match=r"bad\.npz: routing head: weight \(4, 5\)"):
         routing.RoutingHead.load(bad)
 

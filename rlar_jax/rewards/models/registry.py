@@ -1,4 +1,4 @@
-"""`load_reward_model`: a catalog entry (or its id) as a batched reward fn.
+"""`load_reward_model`: a catalog entry (or its id) as a batched reward fn, by its kind's registered loader.
 
 Every fn has the signature `(prompts, responses, references, metas) -> list[float]` with scores in
 [0, 1] (NaN for an item it cannot score), and maps its raw output through the entry's `normalisation`.
@@ -19,6 +19,7 @@ from flax import nnx
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.rewards.base import RewardModelFn
 from rlar_jax.rewards.catalog import Catalog, CatalogEntry
+from rlar_jax.rewards.model_kinds import kind_loader
 from rlar_jax.rewards.models.bt import BTRewardModel, FeatureExtractor, chat_messages, load_head
 from rlar_jax.rewards.models.embedding import EmbeddingSimilarity, batch_size, normalise
 
@@ -105,38 +106,58 @@ def _entry(entry_or_id: CatalogEntry | str, catalog: Catalog | None) -> CatalogE
 
 def load_reward_model(entry_or_id: CatalogEntry | str, *, policy: LoadedModel | None = None,
                       catalog: Catalog | None = None, backbone: LoadedModel | None = None) -> RewardModelFn:
-    """A batched `RewardModelFn` for a catalog entry or id.
+    """A batched `RewardModelFn` for a catalog entry or id, built by the loader registered for its kind
+    (`rlar_jax.rewards.model_kinds`).
 
     policy: the model a `judge` entry with source "policy" scores with (default: smollm2-135m-instruct).
     catalog: where ids are looked up (default: built-ins + `$RLAR_JAX_HOME/reward_models/*.json`).
     backbone: an already loaded frozen backbone for a `bt_head` entry (default: load the one its head names).
     """
     e = _entry(entry_or_id, catalog)
-    if e.kind == "embedding":
-        if e.architecture != "bert":
-            raise ValueError(f"catalog entry {e.id!r}: embedding architecture must be 'bert', got {e.architecture!r}")
-        from rlar_jax.rewards.models.bert import MINILM_PACKAGE, load_sentence_encoder, minilm_dir
+    try:
+        loader = kind_loader(e.kind)
+    except ValueError as err:
+        raise ValueError(f"catalog entry {e.id!r}: {err}") from err
+    return loader(e, policy=policy, backbone=backbone)
 
-        if e.source.startswith("pypi:"):
-            if e.source != f"pypi:{MINILM_PACKAGE}":
-                raise ValueError(f"catalog entry {e.id!r}: source {e.source!r}: only pypi:{MINILM_PACKAGE} is known")
-            model_dir = minilm_dir()
-        else:
-            model_dir = Path(e.source).expanduser()
-        return EmbeddingSimilarity(load_sentence_encoder(model_dir), e.normalisation or None)
-    if e.kind == "judge":
-        from rlar_jax.rewards.models.judge import GenerativeJudge
 
-        if e.source == "policy":
-            model = policy if policy is not None else _load(DEFAULT_JUDGE_MODEL)
-        else:
-            model = _load(e.source.removeprefix("hf:"))
-        return GenerativeJudge(model, normalisation=e.normalisation or None)
-    if e.kind == "bt_head":
-        head, meta = load_head(Path(e.source).expanduser())
-        lm = backbone if backbone is not None else _load(meta["backbone"])
-        extractor = FeatureExtractor(lm, max_len=int(meta["max_len"]))
-        return BTRewardModel(extractor, head, e.normalisation or None)
-    if e.kind == "hf_seq_cls":
-        return SeqClsRewardModel(_load(e.source.removeprefix("hf:"), head="seq_cls"), e.normalisation or None)
-    raise ValueError(f"catalog entry {e.id!r}: unsupported kind {e.kind!r}")
+# ------------------------------------------------------------------ loaders of the built-in kinds
+
+
+def load_embedding(e: CatalogEntry, **_: Any) -> RewardModelFn:
+    """`embedding`: cosine similarity of MiniLM (BERT) sentence embeddings of response and reference."""
+    if e.architecture != "bert":
+        raise ValueError(f"catalog entry {e.id!r}: embedding architecture must be 'bert', got {e.architecture!r}")
+    from rlar_jax.rewards.models.bert import MINILM_PACKAGE, load_sentence_encoder, minilm_dir
+
+    if e.source.startswith("pypi:"):
+        if e.source != f"pypi:{MINILM_PACKAGE}":
+            raise ValueError(f"catalog entry {e.id!r}: source {e.source!r}: only pypi:{MINILM_PACKAGE} is known")
+        model_dir = minilm_dir()
+    else:
+        model_dir = Path(e.source).expanduser()
+    return EmbeddingSimilarity(load_sentence_encoder(model_dir), e.normalisation or None)
+
+
+def load_judge(e: CatalogEntry, *, policy: LoadedModel | None = None, **_: Any) -> RewardModelFn:
+    """`judge`: a generative judge on `policy` (source "policy") or on the LM the source names."""
+    from rlar_jax.rewards.models.judge import GenerativeJudge
+
+    if e.source == "policy":
+        model = policy if policy is not None else _load(DEFAULT_JUDGE_MODEL)
+    else:
+        model = _load(e.source.removeprefix("hf:"))
+    return GenerativeJudge(model, normalisation=e.normalisation or None)
+
+
+def load_bt_head(e: CatalogEntry, *, backbone: LoadedModel | None = None, **_: Any) -> RewardModelFn:
+    """`bt_head`: a Bradley-Terry head over a frozen backbone (`backbone`, else the one the head names)."""
+    head, meta = load_head(Path(e.source).expanduser())
+    lm = backbone if backbone is not None else _load(meta["backbone"])
+    extractor = FeatureExtractor(lm, max_len=int(meta["max_len"]))
+    return BTRewardModel(extractor, head, e.normalisation or None)
+
+
+def load_hf_seq_cls(e: CatalogEntry, **_: Any) -> RewardModelFn:
+    """`hf_seq_cls`: a sequence-classification reward checkpoint (local path or "hf:<repo id>")."""
+    return SeqClsRewardModel(_load(e.source.removeprefix("hf:"), head="seq_cls"), e.normalisation or None)
