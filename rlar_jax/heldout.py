@@ -1,7 +1,7 @@
 """Held-out evaluation during training: per-prompt scores, their per-task metrics, the periodic slice and
 the before/after gain report.
 
-Every prompt's score is the held-out metric of its task family (`rlar_jax.rewards.static.eval_reward_fn`);
+Every prompt's score is the held-out metric of its task family (`rlar_jax.rewards.factory.eval_reward_fn`);
 a failed score (NaN) counts as 0 in every mean, and `failed` counts them.
 """
 

@@ -112,7 +112,7 @@ class Trainer:
         warn_if_lr_too_small(self.policy.model, cfg.optim.learning_rate)
         self.run_dir = Path(cfg.trainer.run_dir)
         self.reward_fn = reward_fn if reward_fn is not None else self._default_reward_fn()
-        from rlar_jax.rewards.static import eval_reward_fn
+        from rlar_jax.rewards.factory import eval_reward_fn
 
         self.eval_reward_fn = eval_reward_fn(self.reward_fn)
         s = cfg.sampling
@@ -154,7 +154,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ rewards
     def _default_reward_fn(self) -> RewardFn:
-        from rlar_jax.rewards.static import build_reward_fn
+        from rlar_jax.rewards.factory import build_reward_fn
 
         return build_reward_fn(self.cfg.rewards, self.run_dir)
 

@@ -1,4 +1,5 @@
-"""Reward systems selected by `rewards.system` in the experiment config."""
+"""The factory of every reward system, selected by `rewards.system` in the experiment config (rlar, gsm8k,
+static, custom), and the held-out metric function of a run."""
 
 from __future__ import annotations
 
