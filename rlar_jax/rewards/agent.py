@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
+from rlar_jax.config import AgentSection
 from rlar_jax.rewards.agent_tools import TOOL_SCHEMAS, AgentToolbox
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.evolution import Evidence
@@ -45,32 +46,11 @@ Always answer with tool calls."""
 
 
 @dataclasses.dataclass
-class AgentConfig:
-    """Endpoint and bounds of the reward agent (env: RLAR_JAX_AGENT_BASE_URL, _MODEL, _API_KEY)."""
+class AgentConfig(AgentSection):
+    """The `rewards.agent` section (every knob documented there) with the API key resolved; the environment
+    (RLAR_JAX_AGENT_BASE_URL, _MODEL, _API_KEY) fills what the section leaves unset."""
 
-    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1 ; None disables the agent
-    model: str | None = None
     api_key: str | None = None  # local servers accept any key; "EMPTY" is sent when unset
-    max_turns: int = 8  # model responses per conversation
-    max_tokens: int = 1024  # per response
-    token_budget: int = 32_000  # prompt + completion tokens per conversation
-    timeout_s: float = 60.0  # per HTTP request
-    deadline_s: float = 300.0  # whole conversation
-    max_retries: int = 2  # the openai client's own retries (connection errors, 408/409/429/5xx) with backoff
-    malformed_retries: int = 2  # malformed responses tolerated (each answered with the error, after a backoff)
-    backoff_s: float = 0.5  # base of the exponential backoff after malformed output
-    temperature: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_turns", "max_tokens", "token_budget"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"agent.{name}: expected an integer >= 1, got {getattr(self, name)!r}")
-        for name in ("timeout_s", "deadline_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"agent.{name}: expected seconds > 0, got {getattr(self, name)!r}")
-        for name in ("max_retries", "malformed_retries"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"agent.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
 
     @property
     def enabled(self) -> bool:
@@ -84,6 +64,12 @@ class AgentConfig:
         data = {k: v for k, v in env.items() if v}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
+
+    @classmethod
+    def from_section(cls, section: AgentSection) -> "AgentConfig":
+        """The agent of an experiment's `rewards.agent` section; its key comes from `section.api_key_env`."""
+        knobs = {f.name: getattr(section, f.name) for f in dataclasses.fields(AgentSection)}
+        return cls.from_env(**knobs, api_key=os.environ.get(section.api_key_env))
 
 
 @dataclasses.dataclass

@@ -10,7 +10,6 @@ library may come from another run, guest build or set of limits. Either evidence
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,9 +32,7 @@ log = logging.getLogger(__name__)
 
 def agent_config(cfg: RewardsSection) -> AgentConfig:
     """AgentConfig from `rewards.agent`, falling back to the RLAR_JAX_AGENT_* environment."""
-    a = cfg.agent
-    return AgentConfig.from_env(base_url=a.base_url, model=a.model, api_key=os.environ.get(a.api_key_env),
-                                max_turns=a.max_turns, timeout_s=a.timeout_s, deadline_s=a.deadline_s)
+    return AgentConfig.from_section(cfg.agent)
 
 
 class RewardModels:
