@@ -83,10 +83,11 @@ def pin_threads(threads: int) -> None:
 
 def train_examples(n: int) -> list[Any]:
     """The first `n` training examples in the order rlar-jax's Trainer walks them (shuffle seed 0)."""
-    from rlar_jax import data as data_lib
-    from rlar_jax.data import resolve_path
+    from rlar_jax.datasets.examples import shuffled
+    from rlar_jax.datasets.problems import load_gsm8k
+    from rlar_jax.datasets.readers import resolve_path
 
-    return data_lib.shuffled(data_lib.load_gsm8k(resolve_path(TRAIN_PATH)), 0)[:n]
+    return shuffled(load_gsm8k(resolve_path(TRAIN_PATH)), 0)[:n]
 
 
 def median(xs: list[float]) -> float:

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from rlar_jax.datasets.registry import bundled_file  # noqa: E402
 from rlar_jax.rewards.models.bert import load_sentence_encoder, minilm_dir  # noqa: E402
-from rlar_jax.rewards.models.bt import load_pairs  # noqa: E402
+from rlar_jax.datasets.text import load_pairs  # noqa: E402
 from rlar_jax.rewards.models.embedding import EmbeddingSimilarity  # noqa: E402
 
 DATA = bundled_file("hh_rlhf_harmless", "test")
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the peer")
     parser.add_argument("--skip-lm", action="store_true", help="only the MiniLM comparison")
     args = parser.parse_args()
-    pairs = load_pairs(f"hh:{DATA}")
+    pairs = load_pairs("hh", DATA)
     load = os.getloadavg()[0]
     ours, peer, diff = bench_minilm(pairs[:args.items], args.repeats, args.threads)
     print(f"minilm-embed-sim: ours {ours:.1f} items/s, sentence-transformers {peer:.1f} items/s "

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlar_jax.data import read_text  # noqa: E402
+from rlar_jax.datasets.readers import read_text  # noqa: E402
 from rlar_jax.datasets.registry import bundled_file  # noqa: E402
 from rlar_jax.sandbox import Limits, Sandbox, SandboxPool, load_verifier  # noqa: E402
 from rlar_jax.sandbox.build import ensure_guest  # noqa: E402

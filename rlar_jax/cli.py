@@ -54,7 +54,7 @@ def _user_error(exc: BaseException) -> str | None:
     or model names raise those). A KeyError holding a bare key is a failed lookup in the code: a bug.
     """
     from rlar_jax.config import ConfigError
-    from rlar_jax.data import DataError
+    from rlar_jax.datasets.examples import DataError
     from rlar_jax.datasets.registry import DatasetError
 
     if isinstance(exc, KeyError):

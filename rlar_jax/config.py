@@ -276,17 +276,35 @@ class OptimSection:
 
 @dataclasses.dataclass
 class AgentSection:
-    """The reward agent's OpenAI-compatible endpoint; unset = the offline planner decides every plan."""
+    """The reward agent's OpenAI-compatible endpoint and bounds; unset = the offline planner decides every plan.
+    Every agent knob is declared here once; `rlar_jax.rewards.agent.AgentConfig` is this plus the resolved key."""
 
     base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1 (else env RLAR_JAX_AGENT_BASE_URL)
     model: str | None = None  # else env RLAR_JAX_AGENT_MODEL
     api_key_env: str = "RLAR_JAX_AGENT_API_KEY"  # name of the environment variable holding the key
     max_turns: int = 8  # model responses per planning conversation
+    max_tokens: int = 1024  # per model response
+    token_budget: int = 32_000  # prompt + completion tokens per conversation
     timeout_s: float = 60.0  # per HTTP request
     deadline_s: float = 300.0  # whole conversation; on expiry the planner's plan is used
+    max_retries: int = 2  # the openai client's own retries (connection errors, 408/409/429/5xx) with backoff
+    malformed_retries: int = 2  # malformed responses tolerated (each answered with the error, after a backoff)
+    backoff_s: float = 0.5  # base of the exponential backoff after malformed output
+    temperature: float = 0.0  # of the agent's responses
     # search_reward_models also asks the Hugging Face hub (HF_ENDPOINT) for sequence-classification
     # reward models of a supported architecture; found ones load as `hf:<repo id>` into Flax
     hub_search: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_turns", "max_tokens", "token_budget"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"agent.{name}: expected an integer >= 1, got {getattr(self, name)!r}")
+        for name in ("timeout_s", "deadline_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"agent.{name}: expected seconds > 0, got {getattr(self, name)!r}")
+        for name in ("max_retries", "malformed_retries"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"agent.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
 
 
 @dataclasses.dataclass

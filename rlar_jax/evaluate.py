@@ -31,7 +31,7 @@ import numpy as np
 from flax import nnx
 
 from rlar_jax.config import ExperimentConfig, TaskSource, load_config, to_dict
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.datasets.mixture import load_eval
 
 log = logging.getLogger(__name__)

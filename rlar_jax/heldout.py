@@ -1,7 +1,7 @@
 """Held-out evaluation during training: per-prompt scores, their per-task metrics, the periodic slice and
 the before/after gain report.
 
-Every prompt's score is the held-out metric of its task family (`rlar_jax.rewards.static.eval_reward_fn`);
+Every prompt's score is the held-out metric of its task family (`rlar_jax.rewards.factory.eval_reward_fn`);
 a failed score (NaN) counts as 0 in every mean, and `failed` counts them.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.sharding import gather
 from rlar_jax.stats import format_gain_table, gain_table, table_to_dict
 

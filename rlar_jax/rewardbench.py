@@ -80,7 +80,7 @@ def _static_engine(spec: str, component_id: str, sandbox: Any, catalog: Any, mod
 def build_system(spec: str, sandbox: Any, catalog: Any, models: Any) -> Any:
     """A scorer with `score(examples, completions) -> (float32[N], provenance)` for a system spec."""
     if spec == "rlar":
-        from rlar_jax.rewards.agent import PlanResolver
+        from rlar_jax.rewards.resolver import PlanResolver
         from rlar_jax.rewards.library import Library
         from rlar_jax.rewards.planner import OfflinePlanner
         from rlar_jax.rewards.system import RLARSystem

@@ -23,10 +23,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rlar_jax import data as data_lib
 from rlar_jax.advantages import get_advantage
 from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
+from rlar_jax.datasets.examples import Example, batch_at
 from rlar_jax.datasets.mixture import load_eval, load_train
 from rlar_jax.grpo import init_opt_state, make_optimizer, make_train_step, token_logprobs_chunked
 from rlar_jax.grpo_config import GRPOConfig
@@ -88,7 +88,7 @@ class _StepBatch:
     """One step's rollout and, when rewards overlap, the pending scoring of it."""
 
     rollout: Rollout
-    samples: list[data_lib.Example]
+    samples: list[Example]
     texts: list[str]
     timings: dict[str, float]
     scoring: Future | None = None
@@ -112,7 +112,7 @@ class Trainer:
         warn_if_lr_too_small(self.policy.model, cfg.optim.learning_rate)
         self.run_dir = Path(cfg.trainer.run_dir)
         self.reward_fn = reward_fn if reward_fn is not None else self._default_reward_fn()
-        from rlar_jax.rewards.static import eval_reward_fn
+        from rlar_jax.rewards.factory import eval_reward_fn
 
         self.eval_reward_fn = eval_reward_fn(self.reward_fn)
         s = cfg.sampling
@@ -154,12 +154,12 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ rewards
     def _default_reward_fn(self) -> RewardFn:
-        from rlar_jax.rewards.static import build_reward_fn
+        from rlar_jax.rewards.factory import build_reward_fn
 
         return build_reward_fn(self.cfg.rewards, self.run_dir)
 
     # ------------------------------------------------------------------------------------ rollout
-    def _rollout(self, examples: Sequence[data_lib.Example], sampling: SamplingConfig, key: jax.Array
+    def _rollout(self, examples: Sequence[Example], sampling: SamplingConfig, key: jax.Array
                  ) -> tuple[Rollout, list[str], dict[str, float]]:
         timings: dict[str, float] = {}
         prompt_ids = encode_prompts(self.policy.tokenizer, [list(e.messages) for e in examples])
@@ -168,7 +168,7 @@ class Trainer:
         texts = decode_completions(self.policy.tokenizer, rollout, self.mesh)
         return rollout, texts, timings
 
-    def _score(self, examples: Sequence[data_lib.Example], texts: list[str]) -> tuple[np.ndarray, list[dict], float]:
+    def _score(self, examples: Sequence[Example], texts: list[str]) -> tuple[np.ndarray, list[dict], float]:
         t0 = time.perf_counter()
         rewards, provenance = self.reward_fn.score(examples, texts)
         rewards = check_rewards(rewards, len(texts), type(self.reward_fn).__name__)
@@ -176,7 +176,7 @@ class Trainer:
 
     def _begin_step(self, step: int, position: int, rng: jax.Array) -> _StepBatch:
         """Roll out step `step`'s prompts with the current params; start scoring them if rewards overlap."""
-        examples = data_lib.batch_at(self.train_examples, position + jax.process_index() * self.local_prompts,
+        examples = batch_at(self.train_examples, position + jax.process_index() * self.local_prompts,
                                      self.local_prompts)
         t0 = time.perf_counter()
         rollout, texts, timings = self._rollout(examples, self.sampling, jax.random.fold_in(rng, step))
@@ -196,17 +196,17 @@ class Trainer:
         batch.timings["reward_wait"] = time.perf_counter() - t0
         return rewards, provenance
 
-    def evaluate(self, examples: Sequence[data_lib.Example], batch: int | None = None) -> HeldOutScores:
+    def evaluate(self, examples: Sequence[Example], batch: int | None = None) -> HeldOutScores:
         """Per-prompt held-out metric of `examples` (greedy by default), split across processes and gathered;
         `.metrics()` gives the means overall and per task."""
         shards = int(np.prod([self.mesh.shape[a] for a in BATCH_AXES if a in self.mesh.shape]))
         multiple = shards // math.gcd(shards, jax.process_count())  # global rows must divide over the batch axes
 
-        def respond(chunk: list[data_lib.Example]) -> list[str]:
+        def respond(chunk: list[Example]) -> list[str]:
             padded = chunk + [chunk[0]] * (-len(chunk) % multiple)
             return self._rollout(padded, self.eval_sampling, jax.random.key(0))[1][:len(chunk)]
 
-        def score(chunk: list[data_lib.Example], texts: list[str]) -> np.ndarray:
+        def score(chunk: list[Example], texts: list[str]) -> np.ndarray:
             def run() -> np.ndarray:
                 return check_rewards(self.eval_reward_fn.score(chunk, texts)[0], len(texts), "held-out metric")
 
@@ -337,7 +337,7 @@ class Trainer:
             rewards = gather(rewards_local)
             lengths = gather(host_local(rollout.lengths, self.mesh))
             # Every process holds the same data order, so the global batch's tags need no communication.
-            tasks = [e.task for e in data_lib.batch_at(self.train_examples, position - B, B) for _ in range(G)]
+            tasks = [e.task for e in batch_at(self.train_examples, position - B, B) for _ in range(G)]
             plans = sum((Counter(c) for c in gather_json(Counter(p.get("plan_id", "?") for p in provenance))),
                         Counter())  # each process knows the plans of the rows it scored
             rec = step_metrics(step, m, rewards, tasks, lengths, G, plans, timings, int(lengths.sum()))

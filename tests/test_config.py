@@ -101,9 +101,9 @@ def test_scientific_notation_where_a_float_is_expected(tmp_path, text, value):
     assert cfg.optim.learning_rate == pytest.approx(value) and isinstance(cfg.optim.learning_rate, float)
     assert cfg.loss.dual_clip == pytest.approx(value) and isinstance(cfg.loss.dual_clip, float)  # float | None
     cfg = load_config(None, [f"optim.learning_rate={text}", f"loss.dual_clip={text}",
-                             f"rewards.agent.timeout_s={text}"])
+                             f"rewards.agent.timeout_s={text.lstrip('-')}"])  # a timeout must be > 0
     assert cfg.optim.learning_rate == pytest.approx(value) and isinstance(cfg.optim.learning_rate, float)
-    assert cfg.loss.dual_clip == pytest.approx(value) and cfg.rewards.agent.timeout_s == pytest.approx(value)
+    assert cfg.loss.dual_clip == pytest.approx(value) and cfg.rewards.agent.timeout_s == pytest.approx(abs(value))
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "Infinity", "1e-x", "1e", "e5", "0x10", "1_000", "", "one"])

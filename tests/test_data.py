@@ -6,7 +6,9 @@ import json
 import pytest
 
 from rlar_jax.config import ConfigError, DataSection, build
-from rlar_jax.data import DataError, RowErrors, batch_at, load_gsm8k, read_text, shuffled
+from rlar_jax.datasets.examples import DataError, RowErrors, batch_at, shuffled
+from rlar_jax.datasets.problems import load_gsm8k
+from rlar_jax.datasets.readers import read_text
 from rlar_jax.datasets.mixture import load_eval, load_train
 from rlar_jax.datasets import (load_hh, load_humaneval, load_jsonl, load_llmbar, load_math, load_mbpp, load_pairs,
                                load_wmt)
@@ -191,6 +193,22 @@ def test_llmbar_pairs_and_malformed(tmp_path):
     p.write_text('[{"input": "a", "output_1": "x", "output_2": "y", "label": 1}\n{"input": "b"}]')
     with pytest.raises(DataError, match=r"bar.json:2: expected ',' or '\]'"):
         load_llmbar(p)
+
+
+def test_pairs_leave_out_non_pairs_and_read_directories(tmp_path):
+    shared = {"chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?\n\nAssistant: yes",
+              "rejected": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?\n\nAssistant: no"}
+    other = {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}
+    equal = {**shared, "rejected": shared["chosen"]}
+    _jsonl(tmp_path / "a.jsonl", [shared, other, equal])
+    _jsonl(tmp_path / "b.jsonl", [shared])
+    pairs = load_pairs("hh", tmp_path)  # a directory: its files in name order; unshared/equal rows are no pairs
+    assert [p.uid.rpartition("/")[2] for p in pairs] == ["a.jsonl:1", "b.jsonl:1"]
+    assert pairs[0].prompt == "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: q?" and pairs[0].query == "q?"
+    assert (pairs[0].chosen, pairs[0].rejected, pairs[0].task) == ("yes", "no", "hh")
+    assert len(load_pairs("hh", tmp_path, limit=1)) == 1
+    with pytest.raises(ValueError, match="expected 'hh' or 'llmbar'"):
+        load_pairs("csv", tmp_path)
 
 
 def test_generic_jsonl_field_mapping(tmp_path):

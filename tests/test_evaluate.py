@@ -98,7 +98,7 @@ def test_eval_of_a_trained_checkpoint(tmp_path, capsys, monkeypatch):
 def test_verified_metrics_on_gold_and_wrong_answers():
     """Gold references score 1 / 100 and wrong answers 0, through the sandboxed verifiers."""
     from rlar_jax.datasets import load_mbpp, load_wmt
-    from rlar_jax.data import load_gsm8k
+    from rlar_jax.datasets.problems import load_gsm8k
     from rlar_jax.evaluate import task_family, verified_metrics
     from rlar_jax.sandbox import Sandbox
 
@@ -138,7 +138,7 @@ def test_eval_needs_held_out_examples(tmp_path):
 
 def test_instruction_metrics_check_the_ground_truth_constraints():
     """Share of constraints met per prompt (the primary score) and prompt-level accuracy (all met)."""
-    from rlar_jax.data import Example, chat
+    from rlar_jax.datasets.examples import Example, chat
     from rlar_jax.evaluate import has_constraints, verified_scores
     from rlar_jax.sandbox import Sandbox
 

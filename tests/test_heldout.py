@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rlar_jax.data import Example, chat
+from rlar_jax.datasets.examples import Example, chat
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 
 

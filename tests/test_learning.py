@@ -65,9 +65,9 @@ def _train_first_letter(tmp_path: Path, overrides: list[str]) -> dict:
     import jax
 
     from rlar_jax.config import load_config
-    from rlar_jax.data import Example, chat
+    from rlar_jax.datasets.examples import Example, chat
     from rlar_jax.rewards.engine import ScoringEngine
-    from rlar_jax.rewards.static import static_plans
+    from rlar_jax.rewards.factory import static_plans
     from rlar_jax.rollout import decode_completions, encode_prompts, generate
     from rlar_jax.sandbox import Sandbox, load_verifier
     from rlar_jax.sandbox.build import ensure_guest

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from rlar_jax.data import read_text
+from rlar_jax.datasets.readers import read_text
 from rlar_jax.datasets.registry import BUNDLED_DIR
 from rlar_jax.datasets.precise_if import compose
 from rlar_jax.datasets.splits import hh_rows, hh_split, validation_pairs

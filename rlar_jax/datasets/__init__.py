@@ -1,5 +1,6 @@
-"""Loaders of each task kind (registered by name with `register_dataset_kind`), the weighted task mixture, and
-the reward-benchmark suite built from them."""
+"""The data layer: examples and the malformed-row policy (`examples`), row readers (`readers`), loaders of
+each task kind (registered by name with `register_dataset_kind`), the weighted task mixture, and the
+reward-benchmark suite built from them."""
 
 from rlar_jax.datasets.kinds import DATASET_KINDS, register_dataset_kind
 from rlar_jax.datasets.mixture import LoadReport, interleave, load_source, load_split, task_split

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, require
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, require
+from rlar_jax.datasets.readers import iter_rows
 
 # kind -> value spec: "flag" (true), ("int", lo, hi), "phrase" (non-empty str), "words" (non-empty list of
 # str), "letter" ({"letter": one letter, "min": int >= 1}).

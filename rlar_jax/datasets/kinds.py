@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Callable
 
-from rlar_jax.data import GSM8K_INSTRUCTION, Example, load_gsm8k, resolve_path
 from rlar_jax.datasets import problems
+from rlar_jax.datasets.examples import Example
+from rlar_jax.datasets.problems import GSM8K_INSTRUCTION, load_gsm8k
+from rlar_jax.datasets.readers import resolve_path
 from rlar_jax.datasets.text import load_hh, load_llmbar, load_wmt
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rlar_jax.data import DataError, Example, RowErrors, resolve_path, shuffled
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, shuffled
 from rlar_jax.datasets.kinds import dataset_kind
+from rlar_jax.datasets.readers import resolve_path
 
 if TYPE_CHECKING:
     from rlar_jax.config import DataSection, TaskSource

@@ -1,4 +1,4 @@
-"""Loaders of problem sets with checkable answers: MATH-style, MBPP, HumanEval-style, and generic JSONL.
+"""Loaders of problem sets with checkable answers: GSM8K, MATH-style, MBPP, HumanEval-style, and generic JSONL.
 
 Each turns rows into `Example`s whose task tag and meta route them to the right verifier: math examples
 carry the final answer as reference (`math_answer`), code examples carry `tests`, `setup` and
@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, require
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, require
+from rlar_jax.datasets.readers import iter_rows
 
+GSM8K_INSTRUCTION = "Solve the problem step by step. End with a final line of the form '#### <number>'."
 MATH_INSTRUCTION = "Solve the problem step by step. Put the final answer in \\boxed{}."
 CODE_INSTRUCTION = "Write the Python function in a ```python code block."
 HUMANEVAL_INSTRUCTION = ("Complete the following Python function. Reply with the whole function "
@@ -23,6 +25,27 @@ MBPP_SPLITS: dict[str, tuple[int, int]] = {"fewshot": (1, 10), "test": (11, 510)
 
 def _prompt(text: str, instruction: str | None) -> str:
     return f"{text}\n\n{instruction}" if instruction else text
+
+
+def gsm8k_final_answer(answer: str, where: str) -> str:
+    """The number after the last `####` of a GSM8K rationale (thousands separators removed)."""
+    if "####" not in answer:
+        raise DataError(f"{where}: field 'answer' has no '#### <final answer>' line")
+    return answer.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def load_gsm8k(path: str | Path, *, system_prompt: str | None = None, limit: int | None = None,
+               instruction: str = GSM8K_INSTRUCTION, task: str = "math",
+               errors: RowErrors | None = None) -> list[Example]:
+    """GSM8K rows (`question`, `answer` ending in `#### N`) as math examples; reference = final answer."""
+    def convert(where: str, row: dict[str, Any]) -> Example:
+        question = require(row, "question", where)
+        answer = require(row, "answer", where)
+        final = gsm8k_final_answer(answer, where)
+        return Example(chat(_prompt(question, instruction), system_prompt), final, task, {"rationale": answer},
+                       f"gsm8k:{where}")
+
+    return collect(iter_rows(path, config="main", errors=errors), convert, limit=limit, errors=errors)
 
 
 def load_math(path: str | Path, *, system_prompt: str | None = None, limit: int | None = None,

@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import Example, load_gsm8k, read_text
+from rlar_jax.datasets.examples import Example
+from rlar_jax.datasets.problems import load_gsm8k
+from rlar_jax.datasets.readers import read_text
 from rlar_jax.datasets.mutants import mutants, normalise
 from rlar_jax.datasets.problems import load_mbpp
 from rlar_jax.datasets.splits import HH_FILE, hh_split, llmbar_split

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.data import DataError, Example, RowErrors, chat, collect, iter_rows, read_text, require
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, require
+from rlar_jax.datasets.readers import iter_rows, read_text
 from rlar_jax.languages import LANGUAGES
 
 # ISO code -> English name (the first name listed for a code in the planner's language table).
@@ -31,13 +32,22 @@ class PreferencePair:
     messages: tuple[dict[str, str], ...]
     chosen: str
     rejected: str
-    task: str
+    task: str = ""
     uid: str = ""
 
     @property
     def query(self) -> str:
         """The last user message."""
         return self.messages[-1]["content"]
+
+    @property
+    def prompt(self) -> str:
+        """The prompt as one text: a lone user turn as it is, a dialogue in HH form
+        ("\\n\\nHuman: ...\\n\\nAssistant: ...", which `parse_dialogue` reads back); system turns are left out."""
+        turns = [m for m in self.messages if m["role"] != "system"]
+        if len(turns) == 1:
+            return turns[0]["content"]
+        return "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in turns)
 
 
 def language_name(code: str) -> str:
@@ -159,9 +169,13 @@ def parse_dialogue(text: str, where: str, field: str) -> list[dict[str, str]]:
     return messages
 
 
+def _hh_dialogues(row: dict[str, Any], where: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    return (parse_dialogue(require(row, "chosen", where), where, "chosen"),
+            parse_dialogue(require(row, "rejected", where), where, "rejected"))
+
+
 def _hh_row(row: dict[str, Any], where: str, system: str | None) -> tuple[tuple[dict[str, str], ...], str, str]:
-    chosen = parse_dialogue(require(row, "chosen", where), where, "chosen")
-    rejected = parse_dialogue(require(row, "rejected", where), where, "rejected")
+    chosen, rejected = _hh_dialogues(row, where)
     if chosen[:-1] != rejected[:-1]:
         raise DataError(f"{where}: fields 'chosen' and 'rejected' differ before their final reply")
     prefix = tuple(({"role": "system", "content": system},) if system else ()) + tuple(chosen[:-1])
@@ -199,21 +213,43 @@ def load_llmbar(path: str | Path, *, system_prompt: str | None = None, limit: in
     return collect(iter_rows(path, config, errors), convert, limit=limit, errors=errors)
 
 
+PAIR_FILES: tuple[str, ...] = ("*.json", "*.json.gz", "*.jsonl", "*.jsonl.gz")
+
+
 def load_pairs(kind: str, path: str | Path, *, limit: int | None = None, task: str | None = None,
                errors: RowErrors | None = None) -> list[PreferencePair]:
-    """Preference pairs of an `hh` or `llmbar` source (chosen vs rejected final reply)."""
+    """Preference pairs (chosen vs rejected final reply) of an `hh` or `llmbar` source: a file, a
+    directory of such files (`PAIR_FILES`, in name order) or a hub dataset.
+
+    An HH row whose dialogues differ before the final reply, or whose final replies are equal, is no
+    pair and is left out; a malformed row is raised, or skipped and counted by `errors`.
+    """
+    if kind not in ("hh", "llmbar"):
+        raise ValueError(f"kind: expected 'hh' or 'llmbar' for preference pairs, got {kind!r}")
+    p = Path(path)
     out: list[PreferencePair] = []
+    if p.is_dir():
+        files = sorted({f for pattern in PAIR_FILES for f in p.glob(pattern)})
+        if not files:
+            raise FileNotFoundError(f"{p}: no preference files ({', '.join(PAIR_FILES)})")
+        for f in files:
+            out += load_pairs(kind, f, limit=None if limit is None else limit - len(out), task=task, errors=errors)
+        return out
     for where, row in iter_rows(path, errors=errors):
         if limit is not None and len(out) >= limit:
             break
         try:
             if kind == "hh":
-                messages, chosen, rejected = _hh_row(row, where, None)
-            elif kind == "llmbar":
+                chosen_turns, rejected_turns = _hh_dialogues(row, where)
+                if chosen_turns[:-1] != rejected_turns[:-1]:
+                    continue  # a pair only teaches something when the context is shared
+                messages = tuple(chosen_turns[:-1])
+                chosen, rejected = chosen_turns[-1]["content"], rejected_turns[-1]["content"]
+                if chosen == rejected:
+                    continue
+            else:
                 prompt, chosen, rejected = _llmbar_row(row, where)
                 messages = chat(prompt)
-            else:
-                raise ValueError(f"kind: expected 'hh' or 'llmbar' for preference pairs, got {kind!r}")
         except DataError as e:
             if errors is None:
                 raise

@@ -1,5 +1,5 @@
 """The agentic reward system: reward plans, the offline planner, the reward library, the reward-model
-catalog and the LLM reward agent (imported lazily: it pulls in the openai client)."""
+catalog, the LLM reward agent and the plan resolver (the last two imported lazily)."""
 
 from rlar_jax.rewards.catalog import BUILTIN_ENTRIES, Catalog, CatalogEntry
 from rlar_jax.rewards.evolution import Evidence, EvolutionConfig
@@ -9,12 +9,12 @@ from rlar_jax.rewards.plan import Component, PlanError, RewardPlan
 from rlar_jax.rewards.planner import OfflinePlanner
 from rlar_jax.rewards.signature import QueryFeatures, analyse_query, extract_constraints, task_signature
 
-_AGENT_NAMES = ("AgentConfig", "AgentOutcome", "AgentStats", "PlanResolver", "RewardAgent")
+_AGENT_NAMES = ("AgentConfig", "AgentOutcome", "AgentStats", "RewardAgent")
 
 __all__ = [
     "BUILTIN_ENTRIES", "Catalog", "CatalogEntry", "Evidence", "EvolutionConfig", "Library", "Component",
     "PlanError", "RewardPlan", "TASK_FAMILIES", "OfflinePlanner", "QueryFeatures", "analyse_query",
-    "extract_constraints", "task_signature", *_AGENT_NAMES,
+    "extract_constraints", "task_signature", "PlanResolver", *_AGENT_NAMES,
 ]
 
 
@@ -23,4 +23,8 @@ def __getattr__(name: str):
         from rlar_jax.rewards import agent
 
         return getattr(agent, name)
+    if name == "PlanResolver":
+        from rlar_jax.rewards.resolver import PlanResolver
+
+        return PlanResolver
     raise AttributeError(f"module 'rlar_jax.rewards' has no attribute {name!r}")

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 
 # A batched reward model: (prompts, responses, references, metas) -> scores in [0, 1] (NaN on failure).
 RewardModelFn = Callable[[list[str], list[str], list[str], list[dict]], Sequence[float]]

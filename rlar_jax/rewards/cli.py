@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from rlar_jax.rewards.agent import AgentConfig, PlanResolver, RewardAgent
+    from rlar_jax.rewards.agent import AgentConfig, RewardAgent
+    from rlar_jax.rewards.resolver import PlanResolver
     from rlar_jax.rewards.catalog import Catalog
     from rlar_jax.rewards.library import Library
     from rlar_jax.rewards.planner import OfflinePlanner

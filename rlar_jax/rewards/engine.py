@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.base import RewardModelFn
 from rlar_jax.rewards.plan import RewardPlan
 

@@ -102,7 +102,7 @@ def read_declaration(path: str | Path) -> Declaration:
 
 def read_declarations(directory: str | Path | None = None) -> dict[str, Declaration]:
     """Verifier id -> Declaration for every seed verifier in `directory` (default: the seed library)."""
-    from rlar_jax.sandbox.library import SEED_DIR
+    from rlar_jax.sandbox.sources import SEED_DIR
 
     d = Path(directory) if directory is not None else SEED_DIR
     if not d.is_dir():
@@ -132,7 +132,7 @@ def derive(decls: Mapping[str, Declaration], directory: str = "verifiers") -> Fa
 @functools.cache
 def family_maps() -> FamilyMaps:
     """The maps of the seed library's declarations (read once per process)."""
-    from rlar_jax.sandbox.library import SEED_DIR
+    from rlar_jax.sandbox.sources import SEED_DIR
 
     return derive(read_declarations(SEED_DIR), str(SEED_DIR))
 

@@ -22,8 +22,8 @@ import random
 from pathlib import Path
 from typing import Iterator
 
-from rlar_jax.data import GSM8K_INSTRUCTION, DataError
-from rlar_jax.datasets.problems import CODE_INSTRUCTION, MATH_INSTRUCTION
+from rlar_jax.datasets.examples import DataError
+from rlar_jax.datasets.problems import CODE_INSTRUCTION, GSM8K_INSTRUCTION, MATH_INSTRUCTION
 from rlar_jax.datasets.registry import BUNDLED_DIR, bundled_file
 from rlar_jax.rewards.constraints import extract_constraints
 from rlar_jax.rewards.query_rules import _detect_family

@@ -10,7 +10,6 @@ library may come from another run, guest build or set of limits. Either evidence
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,22 +18,21 @@ from typing import Any
 import numpy as np
 
 from rlar_jax.config import RewardsSection
-from rlar_jax.data import Example
-from rlar_jax.rewards.agent import AgentConfig, PlanResolver, RewardAgent
+from rlar_jax.datasets.examples import Example
+from rlar_jax.rewards.agent import AgentConfig, RewardAgent
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.engine import RewardModelFn, ScoringEngine, VerifierBackend
 from rlar_jax.rewards.library import Library
 from rlar_jax.rewards.plan import RewardPlan
 from rlar_jax.rewards.planner import OfflinePlanner
+from rlar_jax.rewards.resolver import PlanResolver
 
 log = logging.getLogger(__name__)
 
 
 def agent_config(cfg: RewardsSection) -> AgentConfig:
     """AgentConfig from `rewards.agent`, falling back to the RLAR_JAX_AGENT_* environment."""
-    a = cfg.agent
-    return AgentConfig.from_env(base_url=a.base_url, model=a.model, api_key=os.environ.get(a.api_key_env),
-                                max_turns=a.max_turns, timeout_s=a.timeout_s, deadline_s=a.deadline_s)
+    return AgentConfig.from_section(cfg.agent)
 
 
 class RewardModels:

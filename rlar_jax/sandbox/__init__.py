@@ -8,7 +8,7 @@ guest sends back (`rlar_jax.sandbox.reports`), caps the guest memory of all its 
 (`rlar_jax.sandbox.audit`).
 """
 
-from rlar_jax.sandbox.library import load_verifier, seed_verifiers, source_sha256
+from rlar_jax.sandbox.sources import load_verifier, seed_verifiers, source_sha256
 from rlar_jax.sandbox.limits import Limits, ScoreResult, ValidationReport
 from rlar_jax.sandbox.pool import SandboxPool
 from rlar_jax.sandbox.runtime import Sandbox

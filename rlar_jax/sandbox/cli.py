@@ -39,13 +39,13 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
 
 
 def _load(spec: str) -> str:
-    from rlar_jax.sandbox.library import load_verifier
+    from rlar_jax.sandbox.sources import load_verifier
 
     return load_verifier(spec)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from rlar_jax.sandbox.library import docstring_line, seed_verifiers, source_sha256
+    from rlar_jax.sandbox.sources import docstring_line, seed_verifiers, source_sha256
 
     for vid, path in seed_verifiers().items():
         source = path.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rlar_jax.sandbox.audit import AUDIT_INTERVAL
 from rlar_jax.sandbox.build import ensure_guest
-from rlar_jax.sandbox.library import source_sha256
+from rlar_jax.sandbox.sources import source_sha256
 from rlar_jax.sandbox.limits import Limits, ScoreResult, ValidationReport
 from rlar_jax.sandbox.reports import MESSAGE_CAP, clip
 

@@ -20,7 +20,7 @@ from rlar_jax.sandbox.audit import AUDIT_INTERVAL, AUDIT_ROWS, RESOURCE_KINDS, i
 from rlar_jax.sandbox.build import engine_config, ensure_guest
 from rlar_jax.sandbox.host import guest_linker
 from rlar_jax.sandbox.instance import DefineError, GuestTrap, VerifierInstance
-from rlar_jax.sandbox.library import source_sha256
+from rlar_jax.sandbox.sources import source_sha256
 from rlar_jax.sandbox.limits import Limits, ScoreResult, ValidationReport
 from rlar_jax.sandbox.packing import Row, check_text, checked_rows, meta_json, pack
 

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from rlar_jax.sandbox.instance import DefineError, GuestTrap
-from rlar_jax.sandbox.library import source_sha256
+from rlar_jax.sandbox.sources import source_sha256
 from rlar_jax.sandbox.limits import ValidationReport
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from rlar_jax.data import DataError
+from rlar_jax.datasets.examples import DataError
 from rlar_jax.datasets import constraints as gen
 from rlar_jax.datasets.constraints import CONFLICTS, GENERATED_KINDS, load_constraints, validate_constraints
 from rlar_jax.datasets.registry import BUNDLED_DIR
@@ -180,7 +180,7 @@ def test_a_malformed_or_unparsable_row_names_the_file_and_line(tmp_path):
     path.write_text(json.dumps(good) + "\n{broken\n")
     with pytest.raises(DataError, match=r"held_out\.jsonl:2: invalid JSON"):
         load_constraints(path)
-    from rlar_jax.data import RowErrors
+    from rlar_jax.datasets.examples import RowErrors
 
     errors = RowErrors("skip")
     assert [e.meta["constraints"] for e in load_constraints(path, errors=errors)] == [{"no_commas": True}]

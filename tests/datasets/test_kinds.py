@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rlar_jax.config import ConfigError, load_config
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.datasets import DATASET_KINDS, register_dataset_kind
 from rlar_jax.datasets.kinds import dataset_kind
 from rlar_jax.datasets.mixture import load_split

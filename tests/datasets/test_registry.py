@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from rlar_jax.config import ConfigError, load_config
-from rlar_jax.data import DataError, load_gsm8k, read_text, resolve_path
+from rlar_jax.datasets.examples import DataError
+from rlar_jax.datasets.problems import load_gsm8k
+from rlar_jax.datasets.readers import read_text, resolve_path
 from rlar_jax.datasets import load_llmbar, load_wmt, registry
 
 ROOT = Path(__file__).resolve().parents[2]

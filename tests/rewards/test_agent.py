@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
@@ -222,7 +223,7 @@ def test_config_from_env_and_validation(monkeypatch):
 
 
 def test_replan_gives_evidence_to_agent(scripted, call, caplog):
-    from rlar_jax.rewards.agent import PlanResolver
+    from rlar_jax.rewards.resolver import PlanResolver
     from rlar_jax.rewards.evolution import EvolutionConfig
 
     caplog.set_level(logging.INFO)
@@ -242,3 +243,28 @@ def test_replan_gives_evidence_to_agent(scripted, call, caplog):
     assert (new.version, new.created_by, [c.weight for c in new.components]) == (2, "agent", [1.0, 0.25])
     assert library.plan_record(first.plan_id)["demotion"]["details"]["failures"] == 12
     assert any("demoted for task:gsm8k; now v2 (agent)" in r.getMessage() for r in caplog.records)
+
+
+def test_agent_knobs_come_from_the_yaml_section_with_one_set_of_defaults(tmp_path, monkeypatch):
+    """Every AgentConfig knob is a `rewards.agent` key, declared once; the key comes from api_key_env."""
+    import dataclasses
+
+    from rlar_jax.config import AgentSection, ConfigError, load_config
+    from rlar_jax.rewards.system import agent_config
+
+    section = {f.name for f in dataclasses.fields(AgentSection)}
+    assert {f.name for f in dataclasses.fields(AgentConfig)} == section | {"api_key"}
+
+    monkeypatch.setenv("MY_AGENT_KEY", "sk-test")
+    monkeypatch.delenv("RLAR_JAX_AGENT_BASE_URL", raising=False)
+    monkeypatch.setenv("RLAR_JAX_AGENT_MODEL", "from-env")
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+    cfg = load_config(tiny, ["rewards.agent.base_url=http://127.0.0.1:9/v1", "rewards.agent.api_key_env=MY_AGENT_KEY",
+                             "rewards.agent.max_tokens=256", "rewards.agent.token_budget=4000",
+                             "rewards.agent.malformed_retries=0", "rewards.agent.temperature=0.3"])
+    agent = agent_config(cfg.rewards)
+    assert (agent.base_url, agent.model, agent.api_key) == ("http://127.0.0.1:9/v1", "from-env", "sk-test")
+    assert (agent.max_tokens, agent.token_budget, agent.malformed_retries, agent.temperature) == (256, 4000, 0, 0.3)
+    assert agent.enabled and agent.max_turns == AgentSection.max_turns
+    with pytest.raises(ConfigError, match="agent.max_tokens: expected an integer >= 1"):
+        load_config(tiny, ["rewards.agent.max_tokens=0"])

@@ -12,7 +12,7 @@ import pytest
 from rlar_jax.rewards import families
 from rlar_jax.rewards.families import (TASK_FAMILIES, DeclarationError, derive, eval_verifiers, read_declaration,
                                        read_declarations, seed_for_family, seed_tasks)
-from rlar_jax.sandbox.library import SEED_DIR
+from rlar_jax.sandbox.sources import SEED_DIR
 
 
 def _write(directory: Path, name: str, text: str) -> Path:
@@ -83,9 +83,9 @@ def test_the_planner_and_the_held_out_metric_follow_the_declarations(tmp_path, m
     # the held-out metric: a dialogue example is now scored by the verifier declaring dialogue in EVAL_FOR
     maps = derive(read_declarations(_write(seeds, "word_overlap", 'FAMILIES = ("dialogue",)\nEVAL_FOR = ("dialogue",)'
                                            ).parent))
-    from rlar_jax.data import Example
+    from rlar_jax.datasets.examples import Example
     from rlar_jax.rewards.engine import ScoringEngine
-    from rlar_jax.rewards.static import eval_reward_fn
+    from rlar_jax.rewards.factory import eval_reward_fn
 
     def train_plans(examples):
         raise AssertionError("a family with a held-out verifier must not use the training plan")

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from rlar_jax.rewards import cli as rewards_cli
-from rlar_jax.rewards.agent import AgentConfig, PlanResolver, RewardAgent
+from rlar_jax.rewards.agent import AgentConfig, RewardAgent
+from rlar_jax.rewards.resolver import PlanResolver
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.library import PLAN_TOTAL, EvolutionConfig, Library
 from rlar_jax.rewards.plan import Component, RewardPlan

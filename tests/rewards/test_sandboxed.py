@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlar_jax.rewards.agent import PlanResolver
+from rlar_jax.rewards.resolver import PlanResolver
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.library import Library
 from rlar_jax.rewards.plan import Component, RewardPlan

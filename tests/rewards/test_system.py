@@ -105,8 +105,8 @@ CASES = [("q", "#### 4", "#### 4", {}, 1.0), ("q", "#### 5", "#### 4", {}, 0.0)]
 
 
 def _system(library: Library, sandbox):
-    from rlar_jax.data import Example
-    from rlar_jax.rewards.agent import PlanResolver
+    from rlar_jax.datasets.examples import Example
+    from rlar_jax.rewards.resolver import PlanResolver
     from rlar_jax.rewards.catalog import Catalog
     from rlar_jax.rewards.planner import OfflinePlanner
     from rlar_jax.rewards.system import RLARSystem

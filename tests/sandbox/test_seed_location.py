@@ -13,7 +13,7 @@ from pathlib import Path
 
 from setuptools import find_namespace_packages
 
-from rlar_jax.sandbox.library import SEED_DIR, SEED_PACKAGE, find_seed_dir, seed_verifiers
+from rlar_jax.sandbox.sources import SEED_DIR, SEED_PACKAGE, find_seed_dir, seed_verifiers
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted(p.name for p in (ROOT / "verifiers").glob("*.py") if not p.name.startswith("_"))
@@ -66,7 +66,7 @@ def test_wheel_carries_the_seed_verifiers_and_finds_them_installed(tmp_path):
         zf.extractall(tmp_path / "site")
     # the unpacked wheel imported ahead of this checkout: SEED_DIR is the package folder inside it
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    code = ("import rlar_jax.sandbox.library as lib; print(lib.__file__); print(lib.SEED_DIR); "
+    code = ("import rlar_jax.sandbox.sources as lib; print(lib.__file__); print(lib.SEED_DIR); "
             "print(' '.join(sorted(lib.seed_verifiers())))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path, env=env)

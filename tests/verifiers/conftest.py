@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rlar_jax.data import open_text
+from rlar_jax.datasets.readers import open_text
 from rlar_jax.datasets.registry import BUNDLED_DIR
 from rlar_jax.sandbox import Sandbox
 from rlar_jax.sandbox.build import ensure_guest

@@ -9,7 +9,7 @@ import sacrebleu
 
 from rlar_jax.sandbox import load_verifier
 
-from rlar_jax.data import read_text
+from rlar_jax.datasets.readers import read_text
 
 from .conftest import DATA
 

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rlar_jax.datasets.splits import hh_rows, split_hh  # noqa: F401 (split_hh re-exported)
+from rlar_jax.datasets.text import PreferencePair, load_pairs
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.rewards.models.embedding import batch_size, normalise
 
@@ -49,38 +49,15 @@ def chat_messages(prompt: str, response: str) -> list[dict[str, str]]:
     return msgs + [{"role": "assistant", "content": response.strip()}]
 
 
-@dataclasses.dataclass(frozen=True)
-class PreferencePair:
-    """One preference: `chosen` is the better response to `prompt` than `rejected`."""
-
-    prompt: str
-    chosen: str
-    rejected: str
-
-
-def load_pairs(spec: str) -> list[PreferencePair]:
-    """Pairs from "hh:PATH" (jsonl or jsonl.gz with `chosen`/`rejected` dialogues) or "llmbar:PATH" (a JSON
-    list of `input`, `output_1`, `output_2`, `label` 1|2; PATH may be a directory of such files)."""
+def pairs_from_spec(spec: str) -> list[PreferencePair]:
+    """Pairs of a `--data` spec "hh:PATH" or "llmbar:PATH" (PATH a file or a directory of files), read by
+    `rlar_jax.datasets.text.load_pairs`."""
     kind, sep, path = spec.partition(":")
     if not sep or kind not in ("hh", "llmbar") or not path:
         raise ValueError(f"--data: expected hh:PATH or llmbar:PATH, got {spec!r}")
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"--data {spec}: {p} not found")
-    pairs: list[PreferencePair] = []
-    if kind == "hh":
-        return [PreferencePair(*row[1:]) for row in hh_rows(p)]
-    for f in (sorted(p.glob("*.json")) if p.is_dir() else [p]):
-        rows = json.loads(f.read_text())
-        if not isinstance(rows, list):
-            raise ValueError(f"{f}: expected a JSON list of LLMBar records")
-        for n, row in enumerate(rows):
-            ok = isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("input", "output_1", "output_2"))
-            if not ok or row.get("label") not in (1, 2):
-                raise ValueError(f"{f}[{n}]: expected string 'input', 'output_1', 'output_2' and 'label' 1 or 2")
-            good, bad = (row["output_1"], row["output_2"]) if row["label"] == 1 else (row["output_2"], row["output_1"])
-            pairs.append(PreferencePair(row["input"], good, bad))
-    return pairs
+    if not Path(path).exists():  # the reader would take a missing path for a hub dataset name
+        raise FileNotFoundError(f"--data {spec}: {path} not found")
+    return load_pairs(kind, path)
 
 
 def weights_fingerprint(source: str | Path) -> str:

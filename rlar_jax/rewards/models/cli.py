@@ -17,8 +17,8 @@ import numpy as np
 from rlar_jax.models.loader import LoadedModel
 from rlar_jax.home import rlar_home
 from rlar_jax.rewards.catalog import Catalog, CatalogEntry
-from rlar_jax.rewards.models.bt import (BTRewardModel, FeatureExtractor, PreferencePair, load_pairs, pairwise_accuracy,
-                                        save_head, train_bt)
+from rlar_jax.rewards.models.bt import (BTRewardModel, FeatureExtractor, pairs_from_spec, pairwise_accuracy, save_head,
+                                        train_bt)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 DEFAULT_HEAD = "hh-harmless-bt-smollm2"
@@ -44,7 +44,7 @@ def train_reward_model(data: list[str], name: str, *, backbone: str = "smollm2-1
     if not data:
         raise ValueError("--data: give at least one hh:PATH or llmbar:PATH")
     t0 = time.perf_counter()
-    all_pairs = [p for spec in data for p in load_pairs(spec)]
+    all_pairs = [p for spec in data for p in pairs_from_spec(spec)]
     # Provenance with absolute paths: the catalog entry outlives the directory it was trained from.
     data = [f"{kind}:{Path(path).resolve()}" for kind, _, path in (spec.partition(":") for spec in data)]
     if len(all_pairs) < pairs + eval_pairs:
@@ -104,14 +104,14 @@ def build_default_head(*, home: str | Path | None = None, feature_cache: str | P
 
     t0 = time.perf_counter()
     root = Path(BUNDLED_DIR if data_dir is None else data_dir)
-    train = [PreferencePair(p, c, r) for _, p, c, r in hh_split(root / HH_FILE, "train")]
+    train = [(p, c, r) for _, p, c, r in hh_split(root / HH_FILE, "train")]  # (prompt, chosen, rejected)
     if loaded is None:
         from rlar_jax.models import load_model
 
         loaded = load_model("smollm2-135m-instruct")
     fx = FeatureExtractor(loaded, max_len=128, batch_size=16, cache_dir=feature_cache)
-    prompts = [p.prompt for p in train]
-    tc, tr = fx(prompts, [p.chosen for p in train]), fx(prompts, [p.rejected for p in train])
+    prompts = [p for p, _, _ in train]
+    tc, tr = fx(prompts, [c for _, c, _ in train]), fx(prompts, [r for _, _, r in train])
     head, losses = train_bt(tc, tr, steps=300, lr=1e-2, l2=1.0, seed=0)
     out_dir = (Path(home) if home is not None else rlar_home()) / "reward_models" / DEFAULT_HEAD
     entry = CatalogEntry(

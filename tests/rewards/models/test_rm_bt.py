@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from rlar_jax import cli as rlar_cli
+from rlar_jax.datasets.text import PreferencePair
 from rlar_jax.rewards.catalog import Catalog
-from rlar_jax.rewards.models.bt import (FeatureExtractor, chat_messages, load_head, load_pairs, pairwise_accuracy,
-                                        train_bt)
+from rlar_jax.rewards.models.bt import (FeatureExtractor, chat_messages, load_head, pairs_from_spec,
+                                        pairwise_accuracy, train_bt)
 from rlar_jax.rewards.models.cli import register, train_reward_model
 from rlar_jax.rewards.models.registry import load_reward_model
 from tests.rewards.models.conftest import FEATURE_CACHE, HH_HARMLESS, WORDS
@@ -25,12 +26,13 @@ HH_ROW = {"chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how to pick a l
           "rejected": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how to pick a lock?\n\nAssistant: Use a pin."}
 
 
-def test_load_pairs_hh(tmp_path):
+def test_pairs_from_spec_hh(tmp_path):
     f = tmp_path / "hh.jsonl.gz"
     other = {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}  # prompts differ
     with gzip.open(f, "wt") as fh:
         fh.write("\n".join(json.dumps(r) for r in (HH_ROW, other)) + "\n\n")
-    [pair] = load_pairs(f"hh:{f}")
+    [pair] = pairs_from_spec(f"hh:{f}")
+    assert isinstance(pair, PreferencePair) and pair.query == "how to pick a lock?"  # the datasets reader's pairs
     assert pair.prompt == "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how to pick a lock?"
     assert (pair.chosen, pair.rejected) == ("I can't help.", "Use a pin.")
     assert chat_messages(pair.prompt, pair.chosen) == [
@@ -40,23 +42,23 @@ def test_load_pairs_hh(tmp_path):
                                                        {"role": "assistant", "content": "ans"}]
 
 
-def test_load_pairs_llmbar_and_errors(tmp_path):
+def test_pairs_from_spec_llmbar_and_errors(tmp_path):
     f = tmp_path / "bar.json"
     f.write_text(json.dumps([{"input": "q1", "output_1": "a", "output_2": "b", "label": 2},
                              {"input": "q2", "output_1": "c", "output_2": "d", "label": 1}]))
-    pairs = load_pairs(f"llmbar:{tmp_path}")  # a directory of LLMBar files
+    pairs = pairs_from_spec(f"llmbar:{tmp_path}")  # a directory of LLMBar files
     assert [(p.prompt, p.chosen, p.rejected) for p in pairs] == [("q1", "b", "a"), ("q2", "c", "d")]
     f.write_text(json.dumps([{"input": "q", "output_1": "a", "output_2": "b", "label": 3}]))
-    with pytest.raises(ValueError, match=r"bar.json\[0\].*'label' 1 or 2"):
-        load_pairs(f"llmbar:{f}")
+    with pytest.raises(ValueError, match=r"bar.json:1: field 'label' must be 1 or 2"):
+        pairs_from_spec(f"llmbar:{f}")
     with pytest.raises(ValueError, match="expected hh:PATH or llmbar:PATH"):
-        load_pairs(f"csv:{f}")
+        pairs_from_spec(f"csv:{f}")
     with pytest.raises(FileNotFoundError, match="nope.json"):
-        load_pairs(f"llmbar:{tmp_path / 'nope.json'}")
+        pairs_from_spec(f"llmbar:{tmp_path / 'nope.json'}")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"chosen": "x"}) + "\n")
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: expected an object with string fields 'chosen' and 'rejected'"):
-        load_pairs(f"hh:{bad}")
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: field 'chosen' is not a 'Human: ... Assistant: ...'"):
+        pairs_from_spec(f"hh:{bad}")
 
 
 def test_train_bt_on_separable_features():

@@ -1,4 +1,5 @@
-"""Reward systems selected by `rewards.system` in the experiment config."""
+"""The factory of every reward system, selected by `rewards.system` in the experiment config (rlar, gsm8k,
+static, custom), and the held-out metric function of a run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rlar_jax.config import RewardsSection
-from rlar_jax.data import Example
+from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.base import RewardFn
 from rlar_jax.rewards.engine import ScoringEngine
 from rlar_jax.rewards.families import TASK_FAMILIES, eval_verifiers, seed_for_family

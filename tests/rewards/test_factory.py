@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rlar_jax.config import ConfigError, RewardsSection, load_config
-from rlar_jax.data import Example, chat
-from rlar_jax.rewards.static import build_reward_fn, eval_reward_fn
+from rlar_jax.datasets.examples import Example, chat
+from rlar_jax.rewards.factory import build_reward_fn, eval_reward_fn
 
 PROMPT = "Write a poem about rain. Write everything in lowercase letters only. Do not use any commas."
 
