@@ -230,30 +230,47 @@ def _registered_advantages() -> list[str]:
     return list(ADVANTAGES)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LossSection:
-    """GRPO objective (see rlar_jax.grpo_config.GRPOConfig for the meaning of each knob)."""
+    """The GRPO objective; each knob is documented here once. `rlar_jax.grpo_config.GRPOConfig` is this
+    section plus the two settings it reads from `sampling` (G and the completion length)."""
 
-    # A registered loss (rlar_jax.losses.LOSSES): grpo, dr_grpo, dapo, bnpo, or one registered by user
-    # code with rlar_jax.losses.register_loss before the config is loaded
+    # Loss normalisation, a registered loss (rlar_jax.losses.LOSSES): "grpo" (sequence mean then batch
+    # mean), "dr_grpo" (sum / (N * max_completion_length)), "dapo" (token mean over the batch, TRL's
+    # default), "bnpo" (token mean per micro-batch), or one registered by user code with
+    # rlar_jax.losses.register_loss before the config is loaded. Exact definitions: rlar_jax/losses.py.
     loss_type: Annotated[str, OneOf(_registered_losses, "register more with rlar_jax.losses.register_loss")] = "dapo"
-    # How rewards become advantages, a registered estimator (rlar_jax.advantages.ADVANTAGES): grpo (reward
-    # minus the group mean) or rloo (reward minus the mean of the group's other rewards), both then scaled
-    # as scale_rewards says, or one registered with rlar_jax.advantages.register_advantage
+    # How rewards become advantages, a registered estimator (rlar_jax.advantages.ADVANTAGES): "grpo" (reward
+    # minus the group mean) or "rloo" (reward minus the mean of the group's other rewards), both then
+    # scaled as scale_rewards says, or one registered with rlar_jax.advantages.register_advantage
     advantage_estimator: Annotated[str, OneOf(_registered_advantages,
                                               "register more with rlar_jax.advantages.register_advantage")] = "grpo"
+    # Advantage scaling after subtracting the baseline: divide by the group's std ("group"), by the std of
+    # all valid rewards of the batch ("batch", more robust for low-variance groups) or not at all ("none",
+    # Dr. GRPO).
     scale_rewards: Literal["group", "batch", "none"] = "group"
+    # Lower clip: the ratio is clipped at 1 - epsilon_low. Must be in [0, 1).
     epsilon_low: float = 0.2
+    # Upper clip: the ratio is clipped at 1 + epsilon_high; above epsilon_low it is DAPO's "clip-higher".
     epsilon_high: float = 0.28
+    # Dual clip constant c > 1 (e.g. 3.0): caps the loss of negative-advantage tokens at -c * A so a huge
+    # ratio cannot blow up the update. None disables it.
     dual_clip: float | None = None
-    beta: float = 0.0  # KL coefficient; 0 skips the reference model entirely
+    # KL coefficient against the reference model; 0.0 (as in TRL/DAPO) skips the reference model entirely.
+    beta: float = 0.0
+    # KL estimator per token: "k1" = logp - ref_logp, "k3" = exp(ref - logp) - (ref - logp) - 1 (unbiased,
+    # always >= 0; the usual GRPO choice).
     kl_estimator: Literal["k1", "k3"] = "k3"
-    num_iterations: int = 1  # μ: updates per generation batch
+    # μ: optimizer updates per generation batch. With μ > 1 the batch carries old_logp (from the policy that
+    # sampled it); with μ = 1 the ratio is exp(logp - stop_grad(logp)).
+    num_iterations: int = 1
+    # Drop completions that hit the completion length without EOS from the loss (DAPO overlong filter).
     mask_truncated_completions: bool = False
-    # Truncated importance sampling for the sampler/trainer mismatch (bf16 rollouts, fp32 update):
-    # each token's policy loss is weighted by min(exp(trainer logp - sampler logp), rollout_is_cap),
-    # per token ("token") or with one weight per sequence from its summed log-ratio ("sequence");
-    # "none" keeps the sampler's log-probs as the ratio's old policy. See rlar_jax/rollout_correction.py.
+    # Truncated importance sampling for the sampler/trainer mismatch (bf16 rollouts, fp32 update): each
+    # token's policy loss is weighted by min(exp(trainer logp - sampler logp), rollout_is_cap), per token
+    # ("token") or with one weight per sequence from its summed log-ratio ("sequence"); "none" keeps the
+    # sampler's log-probs as the ratio's old policy. With it, old_logp is the trainer's own (absent with
+    # num_iterations 1: the step's forward pass). See rlar_jax/rollout_correction.py.
     rollout_is: Literal["none", "token", "sequence"] = "none"
     rollout_is_cap: float = 2.0  # > 0
 

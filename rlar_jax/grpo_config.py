@@ -13,54 +13,26 @@ import dataclasses
 from typing import Any
 
 from rlar_jax.advantages import ADVANTAGES, SCALE_REWARDS
+from rlar_jax.config import LossSection, SamplingSection
 from rlar_jax.losses import KL_ESTIMATORS, LOSSES, loss_spec, row_additive_losses
 from rlar_jax.rollout_correction import check_rollout_is
 
 
 @dataclasses.dataclass(frozen=True)
-class GRPOConfig:
-    """Hyper-parameters of the GRPO objective. Invalid values raise ValueError naming the field."""
+class GRPOConfig(LossSection):
+    """Hyper-parameters of the GRPO objective: the `loss` section (every knob documented there) plus what
+    the loss reads from `sampling`. Invalid values raise ValueError naming the field."""
 
-    # Loss normalisation, a key of rlar_jax.losses.LOSSES: "grpo" (sequence mean then batch mean),
-    # "dr_grpo" (sum / (N * max_completion_length)), "dapo" (token mean over the batch, TRL's default)
-    # or "bnpo" (token mean per micro-batch), or a loss registered with rlar_jax.losses.register_loss.
-    # See rlar_jax/losses.py for the exact definitions.
-    loss_type: str = "dapo"
-    # How rewards become advantages, a key of rlar_jax.advantages.ADVANTAGES: "grpo" (reward minus the
-    # group mean) or "rloo" (reward minus the mean of the group's other rewards), or an estimator
-    # registered with rlar_jax.advantages.register_advantage. See rlar_jax/advantages.py.
-    advantage_estimator: str = "grpo"
-    # Advantage scaling after subtracting the baseline: divide by the group's std ("group"), by the
-    # std of all valid rewards of the batch ("batch", more robust for low-variance groups) or not at all
-    # ("none", Dr. GRPO).
-    scale_rewards: str = "group"
-    # Lower clip: the ratio is clipped at 1 - epsilon_low. Must be in [0, 1).
-    epsilon_low: float = 0.2
-    # Upper clip: the ratio is clipped at 1 + epsilon_high; above epsilon_low it is DAPO's "clip-higher".
-    epsilon_high: float = 0.28
-    # Dual clip constant c > 1 (e.g. 3.0): caps the loss of negative-advantage tokens at -c * A so a
-    # huge ratio cannot blow up the update. None disables it.
-    dual_clip: float | None = None
-    # KL coefficient against the reference model; 0.0 (default, as in TRL/DAPO) skips the reference.
-    beta: float = 0.0
-    # KL estimator per token: "k1" = logp - ref_logp, "k3" = exp(ref - logp) - (ref - logp) - 1
-    # (unbiased, always >= 0; the usual GRPO choice).
-    kl_estimator: str = "k3"
-    # mu: optimizer updates per generation batch. With mu > 1 the batch must carry old_logp (from the
-    # policy that sampled it); with mu = 1 and no old_logp, the ratio is exp(logp - stop_grad(logp)).
-    num_iterations: int = 1
-    # Drop completions that hit max_completion_length without EOS from the loss (DAPO overlong filter).
-    mask_truncated_completions: bool = False
-    # Maximum completion length in tokens; the constant normaliser of "dr_grpo".
+    # Maximum completion length in tokens (sampling.max_new_tokens); the constant normaliser of "dr_grpo".
     max_completion_length: int = 256
-    # G: completions sampled per prompt; groups are contiguous blocks of G in the batch. Must be >= 2.
+    # G (sampling.group_size): completions per prompt; groups are contiguous blocks of G in the batch. >= 2.
     group_size: int = 8
-    # Truncated importance sampling against the sampler's log-probs (batch["sampler_logp"]), see
-    # rlar_jax/rollout_correction.py: "none", "token" or "sequence" (weight per token, or one weight per
-    # sequence from the sum of its tokens' log-ratios), each weight capped at rollout_is_cap (> 0).
-    # With it, old_logp is the trainer's own (absent with num_iterations 1: the step's forward pass).
-    rollout_is: str = "none"
-    rollout_is_cap: float = 2.0
+
+    @classmethod
+    def from_sections(cls, loss: LossSection, sampling: SamplingSection) -> "GRPOConfig":
+        """The objective of an experiment: its `loss` section and the sampling settings the loss reads."""
+        knobs = {f.name: getattr(loss, f.name) for f in dataclasses.fields(LossSection)}
+        return cls(**knobs, max_completion_length=sampling.max_new_tokens, group_size=sampling.group_size)
 
     def __post_init__(self) -> None:
         def need(ok: bool, field: str, expected: str) -> None:

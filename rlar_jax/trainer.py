@@ -67,13 +67,7 @@ def make_logprob_fn(temperature: float, chunk: int = 32):
 
 def grpo_config(cfg: ExperimentConfig) -> GRPOConfig:
     """The GRPO objective of an experiment: its loss section and the sampling settings the loss reads."""
-    L, s = cfg.loss, cfg.sampling
-    return GRPOConfig(loss_type=L.loss_type, advantage_estimator=L.advantage_estimator,
-                      scale_rewards=L.scale_rewards, epsilon_low=L.epsilon_low, epsilon_high=L.epsilon_high,
-                      dual_clip=L.dual_clip, beta=L.beta, kl_estimator=L.kl_estimator, num_iterations=L.num_iterations,
-                      mask_truncated_completions=L.mask_truncated_completions,
-                      max_completion_length=s.max_new_tokens, group_size=s.group_size,
-                      rollout_is=L.rollout_is, rollout_is_cap=L.rollout_is_cap)
+    return GRPOConfig.from_sections(cfg.loss, cfg.sampling)
 
 
 def build_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:

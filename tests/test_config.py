@@ -163,3 +163,25 @@ def test_sampling_section_is_the_sampler_schema_with_one_set_of_defaults():
     assert held_out.prompt_buckets == train.prompt_buckets == tuple(cfg.sampling.prompt_buckets)
     with pytest.raises(ConfigError, match="sampling: SamplingConfig.decode_chunk must be an int >= 0"):
         load_config(ROOT / "configs" / "tiny.yaml", ["sampling.decode_chunk=-1"])
+
+
+def test_loss_section_is_the_objective_schema_and_builds_grpo_config():
+    """GRPOConfig is the `loss` section plus G and the completion length from `sampling`: each knob and
+    default is declared once, and every one set in YAML reaches the objective."""
+    import dataclasses
+
+    from rlar_jax.config import LossSection
+    from rlar_jax.grpo_config import GRPOConfig
+    from rlar_jax.trainer import grpo_config
+
+    assert {f.name for f in dataclasses.fields(GRPOConfig)} - {f.name for f in dataclasses.fields(LossSection)} == \
+        {"max_completion_length", "group_size"}
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["loss.epsilon_high=0.3", "loss.dual_clip=3", "loss.beta=0.01",
+                                                       "loss.kl_estimator=k1", "loss.rollout_is=token",
+                                                       "loss.advantage_estimator=rloo", "sampling.max_new_tokens=24"])
+    g = grpo_config(cfg)
+    assert (g.epsilon_high, g.dual_clip, g.beta, g.kl_estimator, g.rollout_is, g.advantage_estimator) == \
+        (0.3, 3.0, 0.01, "k1", "token", "rloo")
+    assert (g.max_completion_length, g.group_size, g.loss_type) == (24, 4, "dapo") and g.needs_reference
+    with pytest.raises(ValueError, match="GRPOConfig.group_size must be an int >= 2"):
+        grpo_config(load_config(ROOT / "configs" / "tiny.yaml", ["sampling.group_size=1"]))
