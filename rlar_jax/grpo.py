@@ -1,4 +1,4 @@
-"""GRPO: the loss mask, optimizer, chunked log-probs and the jitted (accumulating) train step.
+"""GRPO: the loss mask, optimizer and the jitted (accumulating) train step (log-probs: rlar_jax.models.logprobs).
 
 The objective's settings are :class:`rlar_jax.grpo_config.GRPOConfig`; losses live in
 :mod:`rlar_jax.losses` and are looked up by ``GRPOConfig.loss_type``, advantage estimators in
@@ -90,50 +90,6 @@ def current_learning_rate(opt_state: Any) -> jax.Array:
         if isinstance(node, kinds) and "learning_rate" in node.hyperparams:
             return jnp.asarray(node.hyperparams["learning_rate"], jnp.float32)
     return jnp.float32(jnp.nan)
-
-
-# ----------------------------------------------------------------------------------------- log-probs
-def token_logprobs_chunked(
-    hidden: jax.Array,
-    lm_head_fn: Callable[[jax.Array], jax.Array],
-    targets: jax.Array,
-    chunk: int,
-) -> tuple[jax.Array, jax.Array]:
-    """Log-prob of ``targets`` and entropy per position from hidden f32[N, T, D], ``chunk`` positions
-    at a time, so f32 logits exist only as [N, chunk, V]. Each chunk is rematerialised in the backward
-    pass (jax.checkpoint inside lax.scan). T need not divide by ``chunk`` (padded, then cut).
-    Returns (logp f32[N, T], entropy f32[N, T]).
-    """
-    if hidden.ndim != 3:
-        raise ValueError(f"hidden must be [N, T, D], got shape {hidden.shape}")
-    n, t, d = hidden.shape
-    if targets.shape != (n, t):
-        raise ValueError(f"targets must be [N, T]={(n, t)}, got {targets.shape}")
-    if not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
-    chunk = min(chunk, t)
-    pad = (-t) % chunk
-    h = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-    y = jnp.pad(targets, ((0, 0), (0, pad)))
-    nc = (t + pad) // chunk
-    hs = h.reshape(n, nc, chunk, d).swapaxes(0, 1)
-    ys = y.reshape(n, nc, chunk).swapaxes(0, 1)
-
-    one = jax.checkpoint(lambda h_c, y_c: chunk_logprobs(lm_head_fn, h_c, y_c))
-    _, (lp, ent) = jax.lax.scan(lambda c, xs: (c, one(*xs)), None, (hs, ys))
-    unchunk = lambda a: a.swapaxes(0, 1).reshape(n, nc * chunk)[:, :t]  # noqa: E731
-    return unchunk(lp), unchunk(ent)
-
-
-def chunk_logprobs(lm_head_fn: Callable[[jax.Array], jax.Array], h_c: jax.Array,
-                   y_c: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Log-prob of targets ``y_c`` and entropy at positions ``h_c`` [..., D] (one chunk of
-    :func:`token_logprobs_chunked`)."""
-    logits = lm_head_fn(h_c).astype(jnp.float32)
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    tgt = jnp.take_along_axis(logits, y_c[..., None], axis=-1)[..., 0]
-    ent = lse - jnp.sum(jax.nn.softmax(logits, axis=-1) * logits, axis=-1)
-    return tgt - lse, ent
 
 
 # ----------------------------------------------------------------------------------------- train step

@@ -252,7 +252,7 @@ def layer_saved_bytes(mc: ModelConfig, rows: int, seq: int) -> int:
 def head_chunk_bytes(mc: ModelConfig, rows: int, chunk: int = 32) -> int:
     """Residuals of one log-prob chunk (logits [rows, chunk, vocab] in float32 and what follows them),
     recomputed in the backward pass one chunk at a time."""
-    from rlar_jax.grpo import chunk_logprobs
+    from rlar_jax.models.logprobs import chunk_logprobs
 
     tied = mc.tie_word_embeddings
     w_shape = (mc.vocab_size, mc.hidden_size) if tied else (mc.hidden_size, mc.vocab_size)

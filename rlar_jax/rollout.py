@@ -28,6 +28,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rlar_jax.decode import LayerCache, decode_step, map_slots, sample_tokens, split_cache, unstack_layers
+from rlar_jax.models import logprobs
 from rlar_jax.models.transformer import init_cache
 from rlar_jax.sampling_config import SamplingConfig
 from rlar_jax.sharding import BATCH_AXES, host_local, process_max, to_global, batch_sharding
@@ -76,8 +77,7 @@ def _prefill(graphdef: Any, state: Any, tokens: jax.Array, mask: jax.Array, *, g
     the cache padded to `total_slots`."""
     model = nnx.merge(graphdef, state)
     B, Pl = tokens.shape
-    positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
-    h, cache = model.hidden(tokens, positions, mask, init_cache(model.cfg, B, Pl), 0)
+    h, cache = model.hidden(tokens, logprobs.positions_from_mask(mask), mask, init_cache(model.cfg, B, Pl), 0)
     logits = jnp.repeat(model.logits(h[:, -1]), group_size, axis=0)
     def grow(a: jax.Array, axis: int) -> jax.Array:
         pad = [(0, total_slots - Pl if d == axis else 0) for d in range(a.ndim)]
@@ -256,34 +256,20 @@ def generate(model: nnx.Module, prompt_ids: Sequence[Sequence[int]], cfg: Sampli
                    logprobs=out["logprobs"][:, :width], lengths=lengths, truncated=out["truncated"])
 
 
-@partial(jax.jit, static_argnames=("graphdef", "temperature"))
-def _sequence_logprobs(graphdef: Any, state: Any, tokens: jax.Array, positions: jax.Array, kv_mask: jax.Array,
-                       targets: jax.Array, temperature: float) -> jax.Array:
-    model = nnx.merge(graphdef, state)
-    h, _ = model.hidden(tokens, positions, kv_mask)
-    logits = model.logits(h) / temperature
-    tgt = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-    return tgt - jax.nn.logsumexp(logits, axis=-1)
-
-
-def sequence_logprobs(model: nnx.Module, tokens: jax.Array, positions: jax.Array, kv_mask: jax.Array,
-                      targets: jax.Array, temperature: float = 1.0) -> jax.Array:
-    """f32[B, T]: log_softmax(logits / temperature) at each position, taken at `targets` (full forward,
-    no cache). Temperature 0 is treated as 1, matching the sampler's convention."""
-    graphdef, state = nnx.split(model)
-    return _sequence_logprobs(graphdef, state, tokens, positions, kv_mask, targets,
-                              float(temperature) if temperature > 0 else 1.0)
+@partial(jax.jit, static_argnames=("graphdef", "n_completion", "temperature"))
+def _completion_logprobs(graphdef: Any, state: Any, tokens: jax.Array, mask: jax.Array, n_completion: int,
+                         temperature: float) -> jax.Array:
+    return logprobs.completion_logprobs(nnx.merge(graphdef, state), tokens, mask, n_completion, temperature)[0]
 
 
 def completion_logprobs(model: nnx.Module, rollout: Rollout, temperature: float = 1.0) -> jax.Array:
-    """Log-probs f32[R, N] of the rollout's completion tokens recomputed by a full forward pass
-    (0 where completion_mask is false); equal to `rollout.logprobs` at the sampling temperature."""
+    """Log-probs f32[R, N] of the rollout's completion tokens recomputed by the model's forward pass, the
+    update's (0 where completion_mask is false); equal to `rollout.logprobs` at the sampling temperature."""
     full = jnp.concatenate([rollout.prompt_ids, rollout.completion_ids], axis=1)
     mask = jnp.concatenate([rollout.prompt_mask, rollout.completion_mask], axis=1)
-    positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
-    lp = sequence_logprobs(model, full[:, :-1], positions[:, :-1], mask[:, :-1], full[:, 1:], temperature)
-    Pl = rollout.prompt_ids.shape[1]
-    return jnp.where(rollout.completion_mask, lp[:, Pl - 1:], 0.0)
+    graphdef, state = nnx.split(model)
+    lp = _completion_logprobs(graphdef, state, full, mask, rollout.completion_ids.shape[1], float(temperature))
+    return jnp.where(rollout.completion_mask, lp, 0.0)
 
 
 # ------------------------------------------------------------------------------------- host helpers

@@ -28,11 +28,12 @@ from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
 from rlar_jax.datasets.examples import Example, batch_at
 from rlar_jax.datasets.mixture import load_eval, load_train
-from rlar_jax.grpo import init_opt_state, make_optimizer, make_train_step, token_logprobs_chunked
+from rlar_jax.grpo import init_opt_state, make_optimizer, make_train_step
 from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
+from rlar_jax.models.logprobs import completion_logprobs
 from rlar_jax.models.lora import reference_params, trainable_filter
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.precision import ComputeCopy, warn_if_lr_too_small
@@ -51,16 +52,10 @@ def make_logprob_fn(temperature: float, chunk: int = 32):
     Logits are divided by the sampling temperature (as TRL does), so the ratio against the sampler's
     log-probs is exactly 1 before the first update.
     """
-    inv_t = 1.0 / temperature if temperature > 0 else 1.0
 
     def logprob_fn(model: nnx.Module, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
-        tokens, mask = batch["tokens"], batch["attn_mask"]
-        n_completion = batch["completion_mask"].shape[1]
-        prompt_len = tokens.shape[1] - n_completion
-        positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
-        h, _ = model.hidden(tokens[:, :-1], positions[:, :-1], mask[:, :-1].astype(bool))
-        h = h[:, prompt_len - 1:]
-        return token_logprobs_chunked(h, lambda x: model.logits(x) * inv_t, tokens[:, prompt_len:], chunk)
+        return completion_logprobs(model, batch["tokens"], batch["attn_mask"], batch["completion_mask"].shape[1],
+                                   temperature, chunk)
 
     return logprob_fn
 

@@ -23,9 +23,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from rlar_jax.advantages import group_advantages
 from rlar_jax.grpo import (
     accumulate_grads, current_learning_rate, dead_row_denominator, init_opt_state, loss_and_grads, make_optimizer,
-    make_train_step, token_logprobs_chunked,
+    make_train_step,
 )
 from rlar_jax.grpo_config import GRPOConfig
+from rlar_jax.models.logprobs import token_logprobs_chunked
 
 VOCAB, DIM, SEQ = 13, 8, 9  # SEQ tokens -> T = SEQ - 1 predicted positions
 G = 4

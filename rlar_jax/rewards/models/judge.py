@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from rlar_jax.models.loader import LoadedModel
+from rlar_jax.models.logprobs import positions_from_mask
 from rlar_jax.models.tokenizer import Tokenizer
 from rlar_jax.rewards.models.embedding import batch_size, normalise
 
@@ -69,8 +70,7 @@ class GenerativeJudge:
 
         def yes_no(state: nnx.State, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
             model = nnx.merge(graphdef, state)
-            positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
-            h, _ = model.hidden(tokens, positions, mask.astype(bool))
+            h, _ = model.hidden(tokens, positions_from_mask(mask), mask.astype(bool))
             logp = jax.nn.log_softmax(model.logits(h[:, -1]), axis=-1)  # left padding: last column is real
             return jax.scipy.special.logsumexp(logp[:, yes], axis=-1), jax.scipy.special.logsumexp(logp[:, no], axis=-1)
 
