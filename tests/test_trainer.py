@@ -158,6 +158,7 @@ def test_overlapped_rewards_score_on_a_thread_one_step_off_policy(tmp_path):
     assert learned[0][1] == calls[0][1] and learned[1][1] != calls[1][1]
 
 
+@pytest.mark.slow  # ~40 s: two runs with the sandbox; the thread mechanics are pinned by the test above
 def test_overlapped_rewards_with_the_rlar_system_match_synchronous_scoring(tmp_path):
     """The real reward system (planner, library, sandbox) scoring on the worker thread gives the rewards a
     synchronous run gives: with updates frozen both sample the same completions."""
