@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from rlar_jax.config import AgentSection
+from rlar_jax.reward_config import AgentSection
 from rlar_jax.rewards.agent_tools import TOOL_SCHEMAS, AgentToolbox
 from rlar_jax.rewards.catalog import Catalog
 from rlar_jax.rewards.evolution import Evidence

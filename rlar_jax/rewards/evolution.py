@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any, Sequence
 
-from rlar_jax.config import EvolutionConfig  # noqa: F401  (declared with the other config sections)
+from rlar_jax.reward_config import EvolutionConfig  # noqa: F401  (declared with the other config sections)
 
 PLAN_TOTAL = "*"  # component id under which the combined reward of a plan may be recorded
 

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from rlar_jax.config import RewardsSection
+from rlar_jax.reward_config import RewardsSection
 from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.base import RewardFn
 from rlar_jax.rewards.engine import ScoringEngine

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rlar_jax.config import RewardsSection
+from rlar_jax.reward_config import RewardsSection
 from rlar_jax.datasets.examples import Example
 from rlar_jax.rewards.agent import AgentConfig, RewardAgent
 from rlar_jax.rewards.catalog import Catalog
