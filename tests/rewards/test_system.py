@@ -6,6 +6,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from rlar_jax.config import load_config
@@ -173,6 +174,7 @@ def score(prompt, response, reference, meta):
 '''
 
 
+@pytest.mark.slow  # ~45 s: three training steps through the sandbox (the CI runs the slow suite too)
 def test_training_through_a_hostile_verifier_finishes_with_its_rows_masked(tmp_path):
     """A stored plan's verifier attacks the host through its reports on the rows it chooses. Training runs it
     through the packed batch path with the default sandbox limits: every step finishes, the attacked rows
