@@ -27,9 +27,9 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rlar_jax.decode import LayerCache, decode_step, map_slots, sample_tokens, split_cache, unstack_layers
+from rlar_jax.decode import sample_tokens
 from rlar_jax.models import logprobs
-from rlar_jax.models.transformer import init_cache
+from rlar_jax.models.transformer import LayerCache, init_cache, map_slots, split_cache
 from rlar_jax.sampling_config import SamplingConfig
 from rlar_jax.sharding import BATCH_AXES, host_local, process_max, to_global, batch_sharding
 
@@ -116,7 +116,7 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
             key: jax.Array, plan: _Plan) -> tuple[dict[str, jax.Array], LayerCache]:
     """Sample max_new tokens per row from the repeated prefill cache (donated; returned updated)."""
     model = nnx.merge(graphdef, state)
-    layers = unstack_layers(model)
+    layers = model.layer_weights()
     R, Pl, N = first_logits.shape[0], plan.prompt_len, plan.max_new
     spec = _cache_spec(plan.mesh, model.cfg.num_kv_heads)
     stop_ids = jnp.asarray(plan.stop_ids or (-1,), jnp.int32)
@@ -152,7 +152,7 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
         def body(c: tuple[dict, LayerCache], win_mask: jax.Array = win_mask) -> tuple[dict, LayerCache]:
             carry, kv = c
             t = carry["t"]
-            logits, kv = decode_step(model, layers, kv, carry["tok"], prompt_len + t - 1, win_mask, Pl + t - 1)
+            logits, kv = model.decode_step(layers, kv, carry["tok"], prompt_len + t - 1, win_mask, Pl + t - 1)
             return record(carry, t, *sample(logits, jax.random.fold_in(key, t))), _constrain(kv, spec)
 
         carry, win = jax.lax.while_loop(cond, body, (carry, win))

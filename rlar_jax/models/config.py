@@ -16,6 +16,8 @@ _ARCHS: dict[str, tuple[bool, bool]] = {
     "qwen2": (True, False),
     "qwen3": (False, True),
 }
+# The architectures this package runs: the GGUF reader and the reward-model hub search accept these too.
+ARCHITECTURES: tuple[str, ...] = tuple(_ARCHS)
 _HEADS = ("ForCausalLM", "ForSequenceClassification")
 
 

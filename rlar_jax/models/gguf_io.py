@@ -15,9 +15,8 @@ import gguf
 import numpy as np
 from gguf.quants import dequantize
 
-from rlar_jax.models.config import ModelConfig, UnsupportedModelError
+from rlar_jax.models.config import ARCHITECTURES, ModelConfig, UnsupportedModelError
 
-_SUPPORTED = ("llama", "qwen2", "qwen3")
 _TOP = {
     "token_embd.weight": "model.embed_tokens.weight",
     "output_norm.weight": "model.norm.weight",
@@ -79,9 +78,9 @@ def config_from_gguf(reader: gguf.GGUFReader, source: str, **overrides: Any) -> 
     """`ModelConfig` from GGUF metadata (`{arch}.block_count`, `{arch}.embedding_length`, ...)."""
     meta = read_metadata(reader)
     arch = meta.get("general.architecture")
-    if arch not in _SUPPORTED:
+    if arch not in ARCHITECTURES:
         raise UnsupportedModelError(f"{source}: GGUF architecture {arch!r} is not supported; expected one of "
-                                    f"{list(_SUPPORTED)}")
+                                    f"{list(ARCHITECTURES)}")
     names = {t.name for t in reader.tensors}
     if "rope_freqs.weight" in names:
         raise UnsupportedModelError(f"{source}: per-frequency RoPE factors (rope_freqs.weight) are not supported")

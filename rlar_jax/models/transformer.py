@@ -7,6 +7,8 @@ parameter carries `logical_axes` metadata that `rlar_jax.sharding` maps onto mes
 Attention works on a slot-indexed key/value space: without a cache the slots are the input positions;
 with a cache they are the cache rows, written at `cache_index`. A query at slot p sees slot s when
 s <= p and `kv_mask[b, s]` is set, which covers left padding, prefill and decode with one code path.
+`CausalLM.decode_step` is the same layer unrolled over per-layer weights for one token per row, the
+sampler's fast path on CPU; both share `attention_inputs`, `attention_probs` and `layer_output`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,26 @@ def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype: jnp.dtype | No
     shape = (cfg.num_layers, batch, max_len, cfg.num_kv_heads, cfg.head_dim)
     dtype = dtype or cfg.compute_dtype
     return KVCache(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype))
+
+
+# The one-token decode step's cache: per layer, keys [R, kv_heads, head_dim, S] and values
+# [R, kv_heads, S, head_dim], so a step reads each slot once and writes its new key/value in place.
+LayerCache = tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]  # (keys, values), one per layer
+KEY_SLOT_AXIS, VALUE_SLOT_AXIS = 3, 2
+
+
+def split_cache(cache: KVCache) -> LayerCache:
+    """[layers, batch, slots, kv_heads, head_dim] -> the decode step's per-layer layout (`LayerCache`)."""
+    keys = tuple(jnp.transpose(cache.k[i], (0, 2, 3, 1)) for i in range(cache.k.shape[0]))
+    values = tuple(jnp.swapaxes(cache.v[i], 1, 2) for i in range(cache.v.shape[0]))
+    return keys, values
+
+
+def map_slots(fn: Callable[..., jax.Array], *caches: LayerCache) -> LayerCache:
+    """Apply ``fn(*arrays, axis=slot_axis)`` to each layer's keys and values across `caches`."""
+    keys = tuple(fn(*ks, axis=KEY_SLOT_AXIS) for ks in zip(*(c[0] for c in caches)))
+    values = tuple(fn(*vs, axis=VALUE_SLOT_AXIS) for vs in zip(*(c[1] for c in caches)))
+    return keys, values
 
 
 def _param(rngs: nnx.Rngs, shape: tuple[int, ...], axes: tuple[str | None, ...], cfg: ModelConfig,
@@ -179,6 +201,18 @@ def mlp_block(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array) -> jax.Ar
     return x + project(w, "w_down", jax.nn.silu(gate) * up, 1)
 
 
+def attention_probs(scores: jax.Array, allowed: jax.Array, head_dim: int) -> jax.Array:
+    """float32 softmax over key slots (last axis) of q.k / sqrt(head_dim); slots where `allowed` is
+    False get no weight. Shared by the layer's batched path and the one-token decode step."""
+    scores = scores.astype(jnp.float32) / math.sqrt(head_dim)
+    return jax.nn.softmax(jnp.where(allowed, scores, jnp.finfo(jnp.float32).min), axis=-1)
+
+
+def layer_output(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, attn: jax.Array) -> jax.Array:
+    """The rest of a layer after attention: x + wo(attn) [..., heads, head_dim -> D], then the MLP."""
+    return mlp_block(cfg, w, x + project(w, "wo", attn, 2))
+
+
 def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
            kv_mask: jax.Array, inv_freq: jax.Array, k_cache: jax.Array | None, v_cache: jax.Array | None,
            cache_index: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -199,14 +233,11 @@ def _layer(cfg: ModelConfig, w: dict[str, jax.Array], x: jax.Array, positions: j
     # kv-head-major batched matmuls ([B, K, G*T, hd] @ [B, K, hd, S]): one GEMM per (batch, kv head),
     # which XLA CPU runs faster forward and backward than the equivalent 5-D einsums.
     qg = q.reshape(B, T, K, G, hd).transpose(0, 2, 3, 1, 4).reshape(B, K, G * T, hd)
-    scores = jnp.matmul(qg, k_all.astype(dt).transpose(0, 2, 3, 1)).astype(jnp.float32)
-    scores = scores.reshape(B, K, G, T, S) / math.sqrt(hd)
-    scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1).astype(dt).reshape(B, K, G * T, S)
+    scores = jnp.matmul(qg, k_all.astype(dt).transpose(0, 2, 3, 1)).reshape(B, K, G, T, S)
+    probs = attention_probs(scores, allowed[:, None, None], hd).astype(dt).reshape(B, K, G * T, S)
     attn = jnp.matmul(probs, v_all.astype(dt).transpose(0, 2, 1, 3))
     attn = attn.reshape(B, K, G, T, hd).transpose(0, 3, 1, 2, 4).reshape(B, T, K * G, hd)
-    x = x + project(w, "wo", attn, 2)
-    return mlp_block(cfg, w, x), k_all, v_all
+    return layer_output(cfg, w, x, attn), k_all, v_all
 
 
 class Backbone(nnx.Module):
@@ -277,6 +308,44 @@ class CausalLM(nnx.Module):
         positions, kv_mask = _defaults(tokens, positions, kv_mask, cache)
         h, cache = self.hidden(tokens, positions, kv_mask, cache, cache_index)
         return self.logits(h), cache
+
+    def layer_weights(self) -> list[dict[str, Any]]:
+        """Per-layer weight dicts sliced from the stacked block weights (inside jit: one copy per call),
+        for `decode_step`."""
+        stacked, bind = stacked_weights(self.model.blocks)
+        return [bind(jax.tree.map(lambda w, i=i: w[i], stacked)) for i in range(self.cfg.num_layers)]
+
+    def decode_step(self, layers: list[dict[str, Any]], cache: LayerCache, tokens: jax.Array,
+                    positions: jax.Array, kv_mask: jax.Array, slot: jax.Array) -> tuple[jax.Array, LayerCache]:
+        """Logits f32[R, V] for one token per row (tokens, positions i32[R]) written at cache `slot`.
+
+        The same layer as `__call__` (`attention_inputs`, `attention_probs`, `layer_output`), unrolled
+        over `layer_weights()` and a `LayerCache`: on CPU the scanned forward pass copies every layer's
+        weights and cache slice per token (XLA cannot feed a dynamic slice straight into a matmul), about
+        a third of a decode step. kv_mask bool[R, S] marks real slots; a row attends to slots s <= slot.
+        """
+        cfg = self.cfg
+        dt = cfg.compute_dtype
+        R = tokens.shape[0]
+        K, hd = cfg.num_kv_heads, cfg.head_dim
+        G = cfg.num_heads // K
+        inv_freq = rope_inv_freq(cfg)
+        S = cache[1][0].shape[VALUE_SLOT_AXIS]
+        allowed = (kv_mask & (jnp.arange(S)[None, :] <= slot))[:, None, None, :]  # [R, 1, 1, S]
+        x = jnp.take(self.model.embed[...], tokens, axis=0).astype(dt)  # [R, D]
+        keys, values = list(cache[0]), list(cache[1])
+        for i, w in enumerate(layers):
+            q, k, v = (a[:, 0] for a in attention_inputs(cfg, w, x[:, None], positions[:, None], inv_freq))
+            keys[i] = jax.lax.dynamic_update_slice(keys[i], k[..., None].astype(keys[i].dtype), (0, 0, 0, slot))
+            values[i] = jax.lax.dynamic_update_slice(values[i], v[:, :, None].astype(values[i].dtype),
+                                                     (0, 0, slot, 0))
+            # One query row per (batch, head): broadcast-multiply-sum beats a matmul here on CPU.
+            qg = q.reshape(R, K, G, hd, 1).astype(jnp.float32)
+            probs = attention_probs(jnp.sum(qg * keys[i][:, :, None].astype(jnp.float32), axis=-2), allowed, hd)
+            attn = jnp.sum(probs[..., None] * values[i][:, :, None].astype(jnp.float32), axis=-2)  # [R, K, G, hd]
+            x = layer_output(cfg, w, x, attn.reshape(R, K * G, hd).astype(dt))
+        x = rms_norm(x, self.model.final_norm[...], cfg.rms_norm_eps)
+        return self.logits(x), (tuple(keys), tuple(values))
 
 
 class SequenceClassifier(nnx.Module):

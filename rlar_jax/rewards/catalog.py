@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rlar_jax.home import rlar_home
+from rlar_jax.models.config import ARCHITECTURES
 from rlar_jax.rewards.model_kinds import reward_model_kinds, trained_kinds
 
 log = logging.getLogger(__name__)
 
-HUB_ARCHITECTURES: tuple[str, ...] = ("llama", "qwen2", "qwen3")
+HUB_ARCHITECTURES: tuple[str, ...] = ARCHITECTURES  # a hub model is usable when its tags name one
 CHANCE = 0.5  # accuracy of a random ranking of a preference pair
 
 
