@@ -19,30 +19,26 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from rlar_jax.registry import Registry
+
 AdvantageFn = Callable[..., tuple[jax.Array, jax.Array]]
 SCALE_REWARDS = ("group", "batch", "none")
 
-ADVANTAGES: dict[str, AdvantageFn] = {}
+ADVANTAGES: Registry[AdvantageFn] = Registry("advantage estimator", "rlar_jax.advantages.register_advantage")
 
 
 def register_advantage(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
     """Decorator registering an advantage estimator under ``name`` in :data:`ADVANTAGES`; duplicates raise."""
 
     def deco(fn: AdvantageFn) -> AdvantageFn:
-        if name in ADVANTAGES:
-            raise ValueError(f"advantage estimator '{name}' is already registered "
-                             f"(by {ADVANTAGES[name].__qualname__})")
-        ADVANTAGES[name] = fn
-        return fn
+        return ADVANTAGES.add(name, fn, fn)
 
     return deco
 
 
 def get_advantage(name: str) -> AdvantageFn:
     """The registered estimator ``name``; an unknown name raises ValueError listing the registered ones."""
-    if name not in ADVANTAGES:
-        raise ValueError(f"advantage_estimator must be one of {sorted(ADVANTAGES)}, got {name!r}")
-    return ADVANTAGES[name]
+    return ADVANTAGES.lookup(name, "advantage_estimator: ")
 
 
 def grouped_rewards(rewards: jax.Array, group_size: int, scale_rewards: str = "group",

@@ -39,6 +39,8 @@ from typing import Callable, Protocol
 import jax
 import jax.numpy as jnp
 
+from rlar_jax.registry import Registry
+
 Aux = dict[str, tuple[jax.Array, jax.Array]]
 LossFn = Callable[..., tuple[jax.Array, jax.Array, Aux]]
 KL_ESTIMATORS = ("k1", "k3")
@@ -73,7 +75,7 @@ class LossSpec:
     row_additive: bool
 
 
-LOSSES: dict[str, LossSpec] = {}  # name -> registration; get_loss(name) is its function
+LOSSES: Registry[LossSpec] = Registry("loss", "rlar_jax.losses.register_loss")  # get_loss(name): its function
 
 
 def register_loss(name: str, *, row_additive: bool) -> Callable[[LossFn], LossFn]:
@@ -84,9 +86,7 @@ def register_loss(name: str, *, row_additive: bool) -> Callable[[LossFn], LossFn
         raise TypeError(f"register_loss({name!r}): row_additive must be a bool, got {row_additive!r}")
 
     def deco(fn: LossFn) -> LossFn:
-        if name in LOSSES:
-            raise ValueError(f"loss '{name}' is already registered (by {LOSSES[name].fn.__qualname__})")
-        LOSSES[name] = LossSpec(name, fn, row_additive)
+        LOSSES.add(name, LossSpec(name, fn, row_additive), fn)
         return fn
 
     return deco
@@ -94,9 +94,7 @@ def register_loss(name: str, *, row_additive: bool) -> Callable[[LossFn], LossFn
 
 def loss_spec(name: str) -> LossSpec:
     """The registration of loss ``name``; an unknown name raises ValueError listing the registered ones."""
-    if name not in LOSSES:
-        raise ValueError(f"loss_type must be one of {sorted(LOSSES)}, got {name!r}")
-    return LOSSES[name]
+    return LOSSES.lookup(name, "loss_type: ")
 
 
 def get_loss(name: str) -> LossFn:

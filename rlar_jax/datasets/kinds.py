@@ -22,6 +22,7 @@ from rlar_jax.datasets.examples import Example
 from rlar_jax.datasets.problems import GSM8K_INSTRUCTION, load_gsm8k
 from rlar_jax.datasets.readers import resolve_path
 from rlar_jax.datasets.text import load_hh, load_llmbar, load_wmt
+from rlar_jax.registry import Registry
 
 if TYPE_CHECKING:
     from rlar_jax.config import TaskSource
@@ -38,25 +39,20 @@ class DatasetKind:
     own_split: bool = False
 
 
-DATASET_KINDS: dict[str, DatasetKind] = {}  # name -> registration, in registration order
+DATASET_KINDS: Registry[DatasetKind] = Registry("dataset kind", "rlar_jax.datasets.kinds.register_dataset_kind")
 
 
 def register_dataset_kind(name: str, loader: Loader | None = None, *, own_split: bool = False) -> Any:
     """Register the loader of dataset kind `name` (`own_split`: see the module doc). With `loader`
     omitted, a decorator registering the decorated function. ValueError when `name` is already
     registered or not an identifier; TypeError when the loader is not callable."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"dataset kind name: expected an identifier, got {name!r}")
     if not isinstance(own_split, bool):
         raise TypeError(f"register_dataset_kind({name!r}): own_split must be a bool, got {own_split!r}")
 
     def add(fn: Loader) -> Loader:
         if not callable(fn):
             raise TypeError(f"register_dataset_kind({name!r}): loader must be callable, got {fn!r}")
-        if name in DATASET_KINDS:
-            raise ValueError(f"dataset kind {name!r} is already registered (by "
-                             f"{getattr(DATASET_KINDS[name].loader, '__qualname__', DATASET_KINDS[name].loader)})")
-        DATASET_KINDS[name] = DatasetKind(name, fn, own_split)
+        DATASET_KINDS.add(name, DatasetKind(name, fn, own_split), fn)
         return fn
 
     return add if loader is None else add(loader)
@@ -64,12 +60,7 @@ def register_dataset_kind(name: str, loader: Loader | None = None, *, own_split:
 
 def dataset_kind(name: str, task: str | None = None) -> DatasetKind:
     """The registration of kind `name`; ValueError naming the task and listing the registered kinds."""
-    kind = DATASET_KINDS.get(name)
-    if kind is None:
-        where = f"task {task!r}: " if task is not None else ""
-        raise ValueError(f"{where}unknown dataset kind {name!r}; registered: {list(DATASET_KINDS)} "
-                         f"(register more with rlar_jax.datasets.kinds.register_dataset_kind)")
-    return kind
+    return DATASET_KINDS.lookup(name, f"task {task!r}: " if task is not None else "")
 
 
 def _instruction(src: "TaskSource", default: str | None) -> str | None:

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rlar_jax.home import rlar_home
-from rlar_jax.models.config import ARCHITECTURES
 from rlar_jax.rewards.model_kinds import reward_model_kinds, trained_kinds
 
 log = logging.getLogger(__name__)
 
-HUB_ARCHITECTURES: tuple[str, ...] = ARCHITECTURES  # a hub model is usable when its tags name one
 CHANCE = 0.5  # accuracy of a random ranking of a preference pair
 
 
@@ -257,12 +255,14 @@ class Catalog:
         try:
             from huggingface_hub import HfApi
 
+            from rlar_jax.models.config import ARCHITECTURES  # a hub model is usable when its tags name one
+
             models = HfApi().list_models(filter="text-classification", search=query or "reward", limit=limit * 5,
                                          full=True)
             found = []
             for m in models:
                 tags = {t.lower() for t in (getattr(m, "tags", None) or [])}
-                arch = next((a for a in HUB_ARCHITECTURES if a in tags), None)
+                arch = next((a for a in ARCHITECTURES if a in tags), None)
                 if arch is None:
                     continue
                 entry = CatalogEntry(id=f"hf:{m.id}", kind="hf_seq_cls", architecture=arch, source=f"hf:{m.id}",

@@ -17,6 +17,8 @@ import dataclasses
 import importlib
 from typing import Any, Callable
 
+from rlar_jax.registry import Registry
+
 Loader = Callable[..., Any]  # (entry: CatalogEntry, *, policy, backbone) -> RewardModelFn
 
 
@@ -31,7 +33,8 @@ class ModelKind:
     trained: bool = False
 
 
-REWARD_MODEL_KINDS: dict[str, ModelKind] = {}  # name -> registration, in registration order
+REWARD_MODEL_KINDS: Registry[ModelKind] = Registry(
+    "reward-model kind", "rlar_jax.rewards.model_kinds.register_reward_model_kind")
 
 
 def register_reward_model_kind(name: str, loader: Loader | str | None = None, *, trained: bool = False
@@ -39,8 +42,6 @@ def register_reward_model_kind(name: str, loader: Loader | str | None = None, *,
     """Register the loader of reward-model kind `name` (`trained`: see ModelKind). With `loader` omitted,
     a decorator registering the decorated function. ValueError when `name` is already registered or not
     an identifier; TypeError when the loader is neither callable nor "module:function"."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"reward-model kind name: expected an identifier, got {name!r}")
     if not isinstance(trained, bool):
         raise TypeError(f"register_reward_model_kind({name!r}): trained must be a bool, got {trained!r}")
 
@@ -48,17 +49,10 @@ def register_reward_model_kind(name: str, loader: Loader | str | None = None, *,
         if not (callable(fn) or (isinstance(fn, str) and fn.count(":") == 1)):
             raise TypeError(f"register_reward_model_kind({name!r}): loader must be callable or "
                             f"'module:function', got {fn!r}")
-        if name in REWARD_MODEL_KINDS:
-            raise ValueError(f"reward-model kind {name!r} is already registered "
-                             f"(loader {_describe(REWARD_MODEL_KINDS[name].loader)})")
-        REWARD_MODEL_KINDS[name] = ModelKind(name, fn, trained)
+        REWARD_MODEL_KINDS.add(name, ModelKind(name, fn, trained), fn)
         return fn
 
     return add if loader is None else add(loader)
-
-
-def _describe(loader: Loader | str) -> str:
-    return loader if isinstance(loader, str) else getattr(loader, "__qualname__", repr(loader))
 
 
 def reward_model_kinds() -> tuple[str, ...]:
@@ -73,10 +67,7 @@ def trained_kinds() -> tuple[str, ...]:
 
 def kind_loader(name: str) -> Loader:
     """The loader of kind `name` ("module:function" imported now); ValueError listing the registered kinds."""
-    kind = REWARD_MODEL_KINDS.get(name)
-    if kind is None:
-        raise ValueError(f"unsupported reward-model kind {name!r}; registered: {list(REWARD_MODEL_KINDS)} "
-                         f"(register more with rlar_jax.rewards.model_kinds.register_reward_model_kind)")
+    kind = REWARD_MODEL_KINDS.lookup(name)
     if callable(kind.loader):
         return kind.loader
     module, attr = kind.loader.split(":")

@@ -56,7 +56,7 @@ def test_unknown_kind_is_rejected_by_the_catalog_until_registered(tmp_path):
                                          r"'bt_head', 'hf_seq_cls'\], got 'word_length' \(register more with "
                                          r"rlar_jax\.rewards\.model_kinds\.register_reward_model_kind\)"):
         _entry()
-    with pytest.raises(ValueError, match=r"unsupported reward-model kind 'word_length'; registered: \['judge'"):
+    with pytest.raises(ValueError, match=r"unknown reward-model kind 'word_length'; registered: \['judge'"):
         kind_loader("word_length")
 
 
@@ -103,7 +103,7 @@ def test_decorator_registration_and_bad_registrations(length_kind):
         assert reward_model_kinds()[-1] == "constant_half" and kind_loader("constant_half") is half
     finally:
         del REWARD_MODEL_KINDS["constant_half"]
-    with pytest.raises(ValueError, match=r"reward-model kind 'word_length' is already registered \(loader "
+    with pytest.raises(ValueError, match=r"reward-model kind 'word_length' is already registered \(by "
                                          r"length_loader\)"):
         register_reward_model_kind("word_length", length_loader)
     with pytest.raises(TypeError, match=r"loader must be callable or 'module:function', got 'no_colon'"):
