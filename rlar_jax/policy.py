@@ -49,6 +49,7 @@ def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any]
                              f"(byte-level tokenizer), got {hf['vocab_size']}")
         cfg = ModelConfig.from_hf_dict(hf, source="model.random_config", dtype=section.dtype,
                                        param_dtype=section.param_dtype, remat=section.remat,
+                                       frozen_layers=section.frozen_layers,
                                        eos_token_ids=tuple(tokenizer.eos_ids))
         model = CausalLM(cfg, rngs=nnx.Rngs(section.random_seed))
         policy = Policy(model, cfg, tokenizer)
@@ -56,10 +57,13 @@ def build_policy(section: ModelSection, mesh: Mesh | None, rules: dict[str, Any]
         from rlar_jax.models import load_model
 
         lm = load_model(section.name, dtype=section.dtype, param_dtype=section.param_dtype, mesh=mesh, rules=rules)
-        if section.remat:
-            lm.model.cfg = lm.config = lm.config.replace(remat=True)
+        if section.remat or section.frozen_layers:
+            lm.model.cfg = lm.config = lm.config.replace(remat=section.remat, frozen_layers=section.frozen_layers)
             lm.model.model.cfg = lm.config
         policy = Policy(lm.model, lm.config, lm.tokenizer)
+    if section.frozen_layers > policy.config.num_layers:
+        raise ValueError(f"model.frozen_layers ({section.frozen_layers}) exceeds the model's "
+                         f"{policy.config.num_layers} layers")
     spec = lora_spec(section.lora)
     if spec is not None:
         add_lora(policy.model, spec, section.lora.seed)

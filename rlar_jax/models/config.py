@@ -55,6 +55,7 @@ class ModelConfig:
     dtype: str = "float32"  # activation dtype
     param_dtype: str = "float32"
     remat: bool = False  # rematerialise each layer in the backward pass
+    frozen_layers: int = 0  # the lowest N layers get no gradient (no backward, no saved activations)
 
     @property
     def compute_dtype(self) -> jnp.dtype:

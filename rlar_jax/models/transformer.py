@@ -270,7 +270,15 @@ class Backbone(nnx.Module):
 
         if cfg.remat:
             body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-        if cache is None:
+        if cache is None and cfg.frozen_layers:
+            # The lowest layers under stop_gradient: autodiff linearises none of them, so the backward
+            # stops at layer `frozen_layers` and their residuals are never kept.
+            k = cfg.frozen_layers
+            frozen = jax.tree.map(lambda a: jax.lax.stop_gradient(a[:k]), weights)
+            x, _ = jax.lax.scan(body, x, (frozen, None, None))
+            x, _ = jax.lax.scan(body, jax.lax.stop_gradient(x), (jax.tree.map(lambda a: a[k:], weights), None, None))
+            new_cache = None
+        elif cache is None:
             x, _ = jax.lax.scan(body, x, (weights, None, None))
             new_cache = None
         else:
