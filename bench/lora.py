@@ -1,6 +1,8 @@
-"""LoRA against the full update: GRPO train-step time and peak memory on SmolLM2-135M-Instruct (CPU).
+"""Partial updates against the full update: LoRA adapters, and frozen lower layers
+(`model.frozen_layers`), GRPO train-step time and peak memory on SmolLM2-135M-Instruct (CPU).
 
     .venv/bin/python bench/lora.py [--rows 16] [--prompt-len 96] [--new-tokens 96] [--rank 16] [--repeats 5]
+                                   [--frozen-layers N] [--no-lora]
 
 Each side runs in its own subprocess, one after the other: the default config's policy (float32,
 `model.lora.rank=--rank` on every projection for ours, no adapters for the peer), one jitted GRPO
@@ -10,7 +12,8 @@ reported. Memory: XLA's compiled memory analysis of the step (arguments + tempor
 not aliased) and the process's peak RSS growth over the timed calls' start (ru_maxrss minus RSS after
 building the model). Timings vary with the machine's load: the load average is printed.
 
-Ends with one JSON line: {"bench": "lora_step", "ours": LoRA s/step, "peer": full update s/step,
+With `--frozen-layers N` a third side trains all but the lowest N layers. Ends with one JSON line per
+partial side: {"bench": "lora_step" | "frozen_step", "ours": its s/step, "peer": full update s/step,
 "unit": "s/step", "ratio": peer / ours, "peak_gib": {...}}.
 """
 
@@ -50,6 +53,7 @@ def side(args: argparse.Namespace) -> dict:
     from rlar_jax.trainer import build_optimizer, grpo_config, make_logprob_fn
 
     overrides = [f"model.lora.rank={args.rank}", f"model.lora.alpha={2 * args.rank}"] if args.side == "lora" else []
+    overrides += [f"model.frozen_layers={args.frozen_layers}"] if args.side == "frozen" else []
     overrides += ["model.remat=true"] if args.remat else []
     cfg = load_config(ROOT / "configs" / "default.yaml", overrides)
     policy = build_policy(cfg.model, None)
@@ -97,30 +101,35 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--remat", action="store_true", help="model.remat=true on both sides")
     p.add_argument("--load", type=int, default=0, help="busy background processes during both sides (bench/_load.py)")
-    p.add_argument("--side", choices=["lora", "full"], help=argparse.SUPPRESS)
+    p.add_argument("--frozen-layers", type=int, default=0, help="also time an update of all but the lowest N layers")
+    p.add_argument("--no-lora", action="store_true", help="skip the LoRA side")
+    p.add_argument("--side", choices=["lora", "frozen", "full"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.side:
         print("RESULT " + json.dumps(side(args)), flush=True)
         return
     results = {}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    for name in ("lora", "full"):
+    sides = ([] if args.no_lora else ["lora"]) + (["frozen"] if args.frozen_layers else []) + ["full"]
+    for name in sides:
         cmd = [sys.executable, __file__, "--side", name, *sys.argv[1:]]
         with busy(args.load):
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results[name] = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
         r = results[name]
-        print(f"{name:>5}: {r['step_s']:.2f} s/step (median of {args.repeats}; first call {r['first_call_s']:.1f} s), "
+        print(f"{name:>6}: {r['step_s']:.2f} s/step (median of {args.repeats}; first call {r['first_call_s']:.1f} s), "
               f"trainable {r['trainable'] / 1e6:.2f}M of {r['params'] / 1e6:.1f}M, XLA peak {r['xla_peak_gib']:.2f} "
               f"GiB, peak RSS {r['rss_peak_gib']:.2f} GiB", flush=True)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; --load {args.load}; batch "
           f"{args.rows} x ({args.prompt_len} + {args.new_tokens}) tokens, rank {args.rank} on every projection, "
-          f"remat {'on' if args.remat else 'off'}")
-    ours, peer = results["lora"]["step_s"], results["full"]["step_s"]
-    print(json.dumps({"bench": "lora_step", "ours": round(ours, 3), "peer": round(peer, 3), "unit": "s/step",
-                      "ratio": round(peer / ours, 3),
-                      "peak_gib": {k: {"xla": round(v["xla_peak_gib"], 3), "rss": round(v["rss_peak_gib"], 3)}
-                                   for k, v in results.items()}}))
+          f"remat {'on' if args.remat else 'off'}, frozen layers {args.frozen_layers}")
+    peer = results["full"]["step_s"]
+    for name in sides[:-1]:
+        ours = results[name]["step_s"]
+        print(json.dumps({"bench": f"{name}_step", "ours": round(ours, 3), "peer": round(peer, 3), "unit": "s/step",
+                          "ratio": round(peer / ours, 3),
+                          "peak_gib": {k: {"xla": round(results[k]["xla_peak_gib"], 3),
+                                           "rss": round(results[k]["rss_peak_gib"], 3)} for k in (name, "full")}}))
 
 
 if __name__ == "__main__":
