@@ -112,6 +112,7 @@ def _memory(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     m = cfg.model
     mc, source = model_shapes(m.name, dtype=m.dtype, param_dtype=m.param_dtype, remat=m.remat,
+                              frozen_layers=m.frozen_layers,
                               random_config=m.random_config, config_path=args.model_config)
     plan = build_plan(cfg, mc, source, args.devices, args.prompt_len)
     compiled = None

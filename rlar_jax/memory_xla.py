@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
         m = cfg.model
         mc, _ = model_shapes(m.name, dtype=m.dtype, param_dtype=m.param_dtype, remat=m.remat,
+                             frozen_layers=m.frozen_layers,
                              random_config=m.random_config, config_path=args.model_config)
         result = compiled_train_step(cfg, mc, shapes)
     print(json.dumps(result), flush=True)

@@ -58,7 +58,7 @@ def _hub_cached_config(repo_id: str) -> Path | None:
 
 
 def model_shapes(name: str, *, dtype: str = "float32", param_dtype: str = "float32", remat: bool = False,
-                 random_config: dict[str, Any] | None = None, config_path: str | Path | None = None
+                 frozen_layers: int = 0, random_config: dict[str, Any] | None = None, config_path: str | Path | None = None
                  ) -> tuple[ModelConfig, str]:
     """(ModelConfig, where its shapes came from) for `model.name` = `name`, without reading weights.
 
@@ -67,7 +67,7 @@ def model_shapes(name: str, *, dtype: str = "float32", param_dtype: str = "float
     """
     from rlar_jax.models import sources
 
-    overrides = {"dtype": dtype, "param_dtype": param_dtype, "remat": remat}
+    overrides = {"dtype": dtype, "param_dtype": param_dtype, "remat": remat, "frozen_layers": frozen_layers}
     if config_path is not None:
         path = Path(config_path).expanduser()
         return _from_file(path, overrides), str(path)
