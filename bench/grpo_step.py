@@ -237,7 +237,7 @@ def side_ours(s: Settings, out: str) -> None:
             "reward_s": rec["time/reward"], "update_s": rec["time/update"],
             "completion_mean_len": rec["completion/mean_length"], "completion_max_len": rec["completion/max_length"],
             "prompt_lens": plens, "prompt_padded": prompt_bucket(max(plens), (64, 128, 256, 512, 1024, 2048, 4096)),
-            "reward_mean": rec["reward/mean"], "loss": rec["loss"],
+            "reward_mean": rec["reward/mean"], "loss": rec["loss"], "update_skipped": rec.get("update_skipped"),
             "compiles": rec["bench/compiles"], "compile_s": rec["bench/compile_s"],
             "compiled_functions": rec["bench/compiled_functions"],
         })
@@ -493,6 +493,18 @@ def compiles_cell(x: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     return f"{x['compiles_measured']} ({fmt(x['compile_s_measured'])} s)"
 
 
+def skipped_note(ours: list[dict[str, Any]], s: Settings, peer: str) -> list[str]:
+    """A paragraph when rlar-jax skipped updates in measured steps (no group with a reward signal: zero
+    gradient with beta 0), which the peer runs regardless; empty otherwise."""
+    ms = [st for res in ours for st in measured(res, s)]
+    n = sum(1 for st in ms if st.get("update_skipped"))
+    if not n:
+        return []
+    return [f"rlar-jax skipped the update in {n} of {len(ms)} measured steps (every group's rewards equal, so "
+            f"with beta 0 the gradient is zero); {peer} runs its update regardless, so those steps favour "
+            "rlar-jax.", ""]
+
+
 def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], peer: str, peer_runs: list[dict],
            loads: LoadSampler, before: str, after: str) -> tuple[str, str]:
     """The markdown section and the final JSON line for one peer; `ours` and `peer_runs` hold one run per
@@ -537,9 +549,12 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         f"| warm-up step s | {', '.join(fmt(x['step_s']) for r in ours for x in r['steps'][: s.warmup])} | "
         f"{', '.join(fmt(x['step_s']) for r in peer_runs for x in r['steps'][: s.warmup])} |",
         "",
+        *skipped_note(ours, s, pt["short"]),
         "Per-step detail (rlar-jax): " + "; ".join(
             f"round {i + 1} step {x['step']}: {fmt(x['step_s'])} s, prompt bucket {x['prompt_padded']}, completion "
-            f"max {x['completion_max_len']}, {x['compiles']} compiles ({fmt(x['compile_s'])} s"
+            f"max {x['completion_max_len']}, reward mean {fmt(x.get('reward_mean'), '.3f')}"
+            f"{', update skipped (no group with signal)' if x.get('update_skipped') else ''}, "
+            f"{x['compiles']} compiles ({fmt(x['compile_s'])} s"
             f"{': ' + ', '.join(x['compiled_functions']) if x['compiled_functions'] else ''})"
             for i, r in enumerate(ours) for x in r["steps"]),
         "",
@@ -564,7 +579,10 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         "",
         f"Machine: {platform.processor() or platform.machine()}, {cpu_model()}, {os.cpu_count()} cores, both sides "
         f"pinned to {s.threads} ({pt['threads'].format(T=s.threads)}, OMP_WAIT_POLICY={s.omp_wait_policy or 'unset'}); "
-        f"jax {ours[0]['jax']}, {pt['versions'](peer_runs[0])}. The cores are shared with other work: "
+        f"jax {ours[0]['jax']}, {pt['versions'](peer_runs[0])}"
+        + (f", peak RSS of the {pt['short']} process {max(r['max_rss_gb'] for r in peer_runs):.1f} GB"
+           if all("max_rss_gb" in r for r in peer_runs) else "")
+        + ". The cores are shared with other work: "
         f"1-minute load average before {before}, after {after}; during the rlar-jax runs (min / mean / max) "
         f"{loads.summary('ours')}, during {pt['short']} {loads.summary(peer)}. Timings under load are noisy.",
         "",

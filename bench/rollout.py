@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"({n_new / med(pb, 'wall'):.1f} new tokens/s), {med(pb, 'cpu'):.1f}s CPU; prefill "
                   f"{med(pb, 'prefill'):.2f}s, decode {med(pb, 'decode'):.2f}s = "
                   f"{med(pb, 'decode') / args.new_tokens * 1e3:.1f} ms/step ({args.new_tokens} decode steps); "
-                  f"compile {med(runs, 'compile'):.1f}s (first call {med(runs, 'first'):.1f}s); "
-                  f"bests per round {[round(b['wall'], 2) for b in pb]}")
+                  f"compile {med(runs, 'compile'):.1f}s (first call {med(runs, 'first'):.1f}s); peak RSS "
+                  f"{max(r['max_rss_gb'] for r in runs):.1f} GB; bests per round {[round(b['wall'], 2) for b in pb]}")
         same, rows = agreement(ob[0]["ids"], pb[0]["ids"])
         print(f"greedy agreement with {label}: {same:.1%} of tokens equal, {rows}/{args.batch} rows identical")
         st = paired([n_new / b["wall"] for b in ob], [n_new / b["wall"] for b in pb], higher_is_better=True)

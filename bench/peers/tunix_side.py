@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.threads]))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     res = cmd_sample(args) if args.command == "sample" else cmd_train(args)
+    import resource
+
+    res["max_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
     Path(args.out).write_text(json.dumps(res))
     return 0
 

@@ -110,8 +110,9 @@ def test_grpo_step_report_for_tunix_pairs_rounds():
     exp = {"params": 134_515_008, "source": "/x/SmolLM2-135M-Instruct.Q4_1.gguf", "max_abs_logit_diff": 1e-4}
     peak = {"peak_flops": 1e11, "median_flops": 9e10, "seconds": [1.0], "n": 4096}
     ours = [fake_run([30.0, 10.0, 12.0], 1), fake_run([30.0, 20.0, 22.0], 1)]  # round medians 11, 21
-    tunix = [fake_run([40.0, 22.0, 22.0], 1, tunix="0.1.7", flax="0.12.8", rope_theta_used=1e5),
-             fake_run([40.0, 21.0, 21.0], 1, tunix="0.1.7", flax="0.12.8", rope_theta_used=1e5)]
+    ours[1]["steps"][2]["update_skipped"] = 1.0
+    tunix = [fake_run([40.0, 22.0, 22.0], 1, tunix="0.1.7", flax="0.12.8", rope_theta_used=1e5, max_rss_gb=3.0),
+             fake_run([40.0, 21.0, 21.0], 1, tunix="0.1.7", flax="0.12.8", rope_theta_used=1e5, max_rss_gb=4.25)]
     text, line = grpo_step.report(s, 2, exp, peak, ours, "tunix", tunix, grpo_step.LoadSampler(), "1 1 1", "2 2 2")
     rec = json.loads(line)
     assert rec["bench"] == "grpo_step" and rec["unit"] == "s/step" and rec["peer_name"] == "tunix 0.1.7"
@@ -121,6 +122,8 @@ def test_grpo_step_report_for_tunix_pairs_rounds():
     assert "--peer tunix --pairs 2" in text and "tunix 0.1.7 (jax 0.10.2" in text
     assert "| s/step per round (median of its steps) | 11.00, 21.00 | 22.00, 21.00 |" in text
     assert "| warm-up step s | 30.00, 30.00 | 40.00, 40.00 |" in text
+    assert "rlar-jax skipped the update in 1 of 4 measured steps" in text
+    assert "peak RSS of the tunix process 4.2 GB" in text
 
 
 # ------------------------------------------------------------------------------------------ tunix peer
