@@ -118,7 +118,8 @@ def ours_overrides(s: Settings, run_dir: Path) -> list[str]:
     """Config overrides (on configs/default.yaml) that give rlar-jax's Trainer the benchmark settings."""
     return [
         f"model.name={MODEL}", "model.dtype=float32", "model.remat=false",
-        f"data.train_path={TRAIN_PATH}", "data.eval_size=0", "data.shuffle_seed=0",
+        # data.tasks=[]: the default config trains a task mix, which would override the GSM8K train_path.
+        f"data.train_path={TRAIN_PATH}", "data.tasks=[]", "data.eval_size=0", "data.shuffle_seed=0",
         f"sampling.group_size={s.group}", f"sampling.max_new_tokens={s.max_new_tokens}",
         "sampling.temperature=1.0", "sampling.top_p=1.0", "sampling.top_k=0",
         "loss.loss_type=dapo", "loss.scale_rewards=group", "loss.beta=0.0", "loss.num_iterations=1",
