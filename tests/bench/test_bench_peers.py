@@ -140,3 +140,20 @@ def test_tunix_peer_name():
 @pytest.mark.parametrize("n, padded", [(1, 64), (64, 64), (65, 128), (300, 512), (5000, 8192)])
 def test_tunix_prompt_buckets_match_ours(n, padded):
     assert tunix_train.bucket(n) == padded
+
+
+def test_grpo_step_report_for_trl_keeps_its_wording():
+    s = grpo_step.Settings(steps=1, warmup=0, prompts=2, group=2, max_new_tokens=8, threads=2, force_length=True,
+                           omp_wait_policy="PASSIVE")
+    exp = {"params": 134_515_008, "source": "x.gguf", "max_abs_logit_diff": 1e-4}
+    peak = {"peak_flops": 1e11, "median_flops": 9e10, "seconds": [1.0], "n": 4096}
+    trl = [fake_run([8.0], 0, torch="2.13.0", transformers="5.24.0", trl="0.30.0")]
+    for st in trl[0]["steps"]:  # TRL's side records no compilations
+        for k in ("compiles", "compile_s", "compiled_functions"):
+            st.pop(k)
+    text, line = grpo_step.report(s, 1, exp, peak, [fake_run([4.0], 0)], "trl", trl, grpo_step.LoadSampler(), "", "")
+    assert json.loads(line) == {"bench": "grpo_step", "ours": 4.0, "peer": 8.0, "unit": "s/step", "ratio": 2.0,
+                                "peer_name": "trl 0.30.0"}
+    assert "## GRPO step: rlar-jax vs TRL GRPOTrainer (CPU)" in text and "**TRL / rlar-jax = 2.00x**" in text
+    assert "| XLA compilations in measured steps | 0 (0.00 s) | n/a |" in text
+    assert "TRL generates exactly 8 tokens (`min_new_tokens`)" in text and "trl 0.30.0" in text
