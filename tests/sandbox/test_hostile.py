@@ -78,8 +78,28 @@ HOSTILE = [
 ]
 
 
+def _reset_peak_rss() -> int:
+    """Reset this process's peak RSS to its current RSS (Linux `clear_refs` 5) and return that, in KiB.
+    Where the reset is not allowed, the current peak stands in (a looser check)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _peak_rss()
+
+
+def _peak_rss() -> int:
+    """This process's peak RSS in KiB (VmHWM), else ru_maxrss."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 @pytest.mark.parametrize("name,source,kind,needle", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_verifier_is_contained(sandbox, name, source, kind, needle):
+    # Peak host memory during this call only: the process's lifetime peak reflects earlier tests.
+    rss_before = _reset_peak_rss()
     start = time.perf_counter()
     result = sandbox.score(source, "prompt", "response", "reference", {})
     elapsed = time.perf_counter() - start
@@ -94,7 +114,8 @@ def test_hostile_verifier_is_contained(sandbox, name, source, kind, needle):
     assert elapsed < 15.0, f"{name} took {elapsed:.1f} s"
     # The host is healthy: nothing was written outside, memory is bounded, a normal verifier works.
     assert not Path("/tmp/rlar_sandbox_pwned").exists()
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 4 * 2**20  # KiB: under 4 GiB
+    grew = _peak_rss() - rss_before
+    assert grew < 2**20, f"{name}: the host's peak RSS grew by {grew >> 10} MiB"  # KiB: under 1 GiB
     ok = sandbox.score(NORMAL, "p", "42", "42", {})
     assert ok.error_kind is None and ok.score == 1.0
 
