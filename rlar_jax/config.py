@@ -267,10 +267,13 @@ class LossSection:
 
 @dataclasses.dataclass
 class OptimSection:
-    """AdamW with global-norm clipping and warmup + cosine decay."""
+    """AdamW with global-norm clipping; linear warmup, then the learning-rate schedule."""
 
     learning_rate: float = 1e-6
     warmup_steps: int = 0
+    # After warmup: "cosine" decays to 0 at trainer.steps; "linear" falls to 0 in a straight line;
+    # "constant" holds learning_rate (a short run keeps its full step size to the end).
+    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
     weight_decay: float = 0.0
     b1: float = 0.9
     b2: float = 0.99

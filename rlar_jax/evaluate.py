@@ -60,7 +60,7 @@ def restore_params(policy: Any, cfg: ExperimentConfig, checkpoint: str | Path) -
     The checkpoint holds the optimizer state too, so the abstract state is built like the trainer's.
     """
     from rlar_jax.checkpoint import Checkpointer
-    from rlar_jax.grpo import init_opt_state, make_optimizer
+    from rlar_jax.grpo import init_opt_state, optimizer_for
     from rlar_jax.models.lora import trainable_filter
 
     directory, step = find_checkpoint(checkpoint)
@@ -69,9 +69,7 @@ def restore_params(policy: Any, cfg: ExperimentConfig, checkpoint: str | Path) -
         step = ckpt.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no complete checkpoint step in {directory}")
-        o = cfg.optim
-        tx = make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
-                            o.b1, o.b2, o.max_grad_norm)
+        tx = optimizer_for(cfg.optim, cfg.trainer.steps)
         _, params, _ = nnx.split(policy.model, trainable_filter(policy.model), ...)  # what the run saved
         state, _ = ckpt.restore(step, {"params": params, "opt_state": init_opt_state(tx, params),
                                        "rng": jax.random.key(0)})

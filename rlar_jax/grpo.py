@@ -63,8 +63,10 @@ def make_optimizer(
     b1: float = 0.9,
     b2: float = 0.99,
     max_grad_norm: float = 1.0,
+    schedule: str = "cosine",
 ) -> optax.GradientTransformation:
-    """AdamW after global-norm clipping, lr: linear warmup 0 -> ``lr`` then cosine decay to 0.
+    """AdamW after global-norm clipping; lr: linear warmup 0 -> ``lr``, then ``schedule``: "cosine"
+    (decay to 0 at ``total_steps``), "linear" (straight to 0 at ``total_steps``) or "constant".
 
     Defaults follow common GRPO practice (TRL: lr 1e-6, max_grad_norm 1.0; b2 0.99 as in DeepSeekMath/
     DAPO). Weight decay applies to >= 2-D parameters only (not biases/norm scales). The learning rate
@@ -72,15 +74,31 @@ def make_optimizer(
     """
     if total_steps < max(warmup_steps, 1):
         raise ValueError(f"total_steps ({total_steps}) must be >= max(warmup_steps ({warmup_steps}), 1)")
-    # The cosine needs at least one step after warmup (warmup_steps == total_steps is allowed).
-    sched = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, max(total_steps, warmup_steps + 1),
-                                               end_value=0.0)
+    # The decays need at least one step after warmup (warmup_steps == total_steps is allowed).
+    decay_steps = max(total_steps - warmup_steps, 1)
+    if schedule == "cosine":
+        after = optax.cosine_decay_schedule(lr, decay_steps, alpha=0.0)
+    elif schedule == "linear":
+        after = optax.linear_schedule(lr, 0.0, decay_steps)
+    elif schedule == "constant":
+        after = optax.constant_schedule(lr)
+    else:
+        raise ValueError(f"lr_schedule must be 'cosine', 'linear' or 'constant', got {schedule!r}")
+    sched = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup_steps), after], [warmup_steps])
     adamw = optax.inject_hyperparams(optax.adamw, static_args=("mask",))
     return optax.chain(
         optax.clip_by_global_norm(max_grad_norm),
         adamw(learning_rate=sched, b1=b1, b2=b2, weight_decay=weight_decay,
               mask=lambda p: jax.tree.map(lambda x: jnp.ndim(x) >= 2, p)),
     )
+
+
+def optimizer_for(optim: Any, total_steps: int) -> optax.GradientTransformation:
+    """The optimizer of a config's ``optim`` section (:class:`rlar_jax.config.OptimSection`) over
+    ``total_steps`` updates: the one place the section's fields map onto :func:`make_optimizer`."""
+    o = optim
+    return make_optimizer(o.learning_rate, o.warmup_steps, max(total_steps, 1), o.weight_decay, o.b1, o.b2,
+                          o.max_grad_norm, o.lr_schedule)
 
 
 def current_learning_rate(opt_state: Any) -> jax.Array:

@@ -28,7 +28,7 @@ from rlar_jax.checkpoint import Checkpointer
 from rlar_jax.config import ExperimentConfig, to_dict
 from rlar_jax.datasets.examples import Example, batch_at
 from rlar_jax.datasets.mixture import load_eval, load_train
-from rlar_jax.grpo import init_opt_state, make_optimizer, make_train_step
+from rlar_jax.grpo import init_opt_state, make_train_step, optimizer_for
 from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
 from rlar_jax.live_groups import LiveGroups
@@ -67,9 +67,7 @@ def grpo_config(cfg: ExperimentConfig) -> GRPOConfig:
 
 def build_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
     """The experiment's AdamW (optim section) over trainer.steps updates."""
-    o = cfg.optim
-    return make_optimizer(o.learning_rate, o.warmup_steps, max(cfg.trainer.steps, 1), o.weight_decay,
-                          o.b1, o.b2, o.max_grad_norm)
+    return optimizer_for(cfg.optim, cfg.trainer.steps)
 
 
 @dataclasses.dataclass

@@ -23,8 +23,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from rlar_jax.advantages import group_advantages
 from rlar_jax.grpo import (
     accumulate_grads, current_learning_rate, dead_row_denominator, init_opt_state, loss_and_grads, make_optimizer,
-    make_train_step,
+    make_train_step, optimizer_for,
 )
+from rlar_jax.config import load_config
 from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.models.logprobs import token_logprobs_chunked
 
@@ -75,6 +76,35 @@ def test_optimizer_schedule_clip_and_decay_mask():
     nu = state[1].inner_state[0].nu
     np.testing.assert_allclose(np.asarray(nu["w"]), 0.01 * (3.0 / math.sqrt(68)) ** 2, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(nu["b"]), 0.01 * (4.0 / math.sqrt(68)) ** 2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_optimizer_schedules_after_warmup(schedule):
+    lr, warm, total = 0.1, 2, 6
+    tx = make_optimizer(lr, warm, total, schedule=schedule)
+    params = {"w": jnp.ones((2, 2))}
+    state = tx.init(params)
+    zero = jax.tree.map(jnp.zeros_like, params)
+    seen = []
+    for _ in range(total):
+        _, state = tx.update(zero, state, params)
+        seen.append(float(current_learning_rate(state)))
+    after = [lr] * 4 if schedule == "constant" else [lr * (1 - k / (total - warm)) for k in range(4)]
+    np.testing.assert_allclose(seen, [0.0, lr / 2, *after], rtol=1e-6, atol=1e-9)
+
+
+def test_optimizer_schedule_from_config_and_bad_name():
+    cfg = load_config(None, ["optim.lr_schedule=constant", "optim.learning_rate=0.5", "optim.warmup_steps=0"])
+    tx = optimizer_for(cfg.optim, 3)
+    params = {"w": jnp.ones((2, 2))}
+    state = tx.init(params)
+    for _ in range(3):
+        _, state = tx.update(jax.tree.map(jnp.zeros_like, params), state, params)
+    assert float(current_learning_rate(state)) == 0.5
+    with pytest.raises(ValueError, match=r"optim\.lr_schedule.*'cosine' \| 'linear' \| 'constant'"):
+        load_config(None, ["optim.lr_schedule=step"])
+    with pytest.raises(ValueError, match="lr_schedule must be 'cosine', 'linear' or 'constant', got 'step'"):
+        make_optimizer(1e-3, 0, 10, schedule="step")
 
 
 # ----------------------------------------------------------------------------------------- log-probs
