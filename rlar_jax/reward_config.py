@@ -66,9 +66,11 @@ class AgentSection:
 class RewardsSection:
     """Which reward system scores completions."""
 
-    system: Literal["rlar", "gsm8k", "static", "custom"] = "rlar"  # rlar: planner/agent + sandboxed verifiers;
-    # gsm8k: the sandboxed math_answer verifier alone; static: one reward model (`static_model`) for every
-    # task, the single-reward-model baseline; custom: `custom` below
+    system: Literal["rlar", "gsm8k", "verifier", "static", "custom"] = "rlar"  # rlar: planner/agent + sandboxed
+    # verifiers; gsm8k: the sandboxed math_answer verifier alone; verifier: the one sandboxed verifier
+    # `verifier` for every task; static: one reward model (`static_model`) for every task, the
+    # single-reward-model baseline; custom: `custom` below
+    verifier: str = "math_answer"  # verifier id used by system verifier (a seed verifier or one in the library)
     static_model: str = "minilm-embed-sim"  # catalog id used by system static
     custom: str | None = None  # "module:attr" of trusted user code: a RewardFn or a zero-argument factory
     library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite

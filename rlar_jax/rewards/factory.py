@@ -64,6 +64,11 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
         return load_custom(cfg.custom)
     from rlar_jax.sandbox import SandboxPool, load_verifier
 
+    if cfg.system == "verifier":  # a wrong id fails here, before any sandbox process starts
+        try:
+            load_verifier(cfg.verifier)
+        except (FileNotFoundError, TypeError) as exc:
+            raise ValueError(f"rewards.verifier: {exc}") from None
     # Worker processes even for one: their watchdog bounds a verifier blocked in a host call, which the
     # epoch deadline of an in-process sandbox cannot interrupt.
     backend = SandboxPool(processes=max(1, cfg.processes))
@@ -76,6 +81,10 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
 
     if cfg.system == "gsm8k":  # the fixed reward of the math task alone: its seed verifier, no planner or agent
         return ScoringEngine(backend, static_plans({"math": seed_for_family()["math"]}), source)
+    if cfg.system == "verifier":  # one fixed verifier for every task, no planner or agent
+        plan = RewardPlan(f"verifier:{cfg.verifier}", "other", (Component("verifier", cfg.verifier, 1.0),),
+                          rationale="one verifier for every task")
+        return ScoringEngine(backend, lambda examples: [plan] * len(examples), source)
     if cfg.system == "static":
         return single_model_engine(cfg.static_model, backend, source)
     from rlar_jax.rewards.system import build_rlar_engine

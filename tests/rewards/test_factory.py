@@ -53,3 +53,23 @@ def test_static_model_must_be_in_the_catalog(tmp_path):
         build_reward_fn(RewardsSection(system="static", static_model="nope"), tmp_path)
     with pytest.raises(ConfigError, match="rewards.system"):
         load_config(None, ["rewards.system=fixed"])
+
+
+def test_one_verifier_scores_every_task(tmp_path):
+    cfg = load_config(None, ["rewards.system=verifier", "rewards.verifier=translation_chrf"]).rewards
+    fn = build_reward_fn(cfg, tmp_path)
+    try:
+        math = Example(chat("What is 3 + 4?"), "3 + 4 = 7", "gsm8k")
+        wmt = Example(chat("Translate to German: The house is small."), "Das Haus ist klein.", "wmt_en_de")
+        scores, prov = fn.score([math, math, wmt], ["3 + 4 = 7", "3 + 4 = 8", "Das Haus ist klein."])
+        np.testing.assert_allclose(scores[[0, 2]], [1.0, 1.0])
+        assert 0.3 < scores[1] < 1.0  # chrF is continuous: most character n-grams shared
+        assert {tuple(p["components"]) for p in prov} == {("verifier:translation_chrf",)}
+    finally:
+        fn.close()
+
+
+def test_an_unknown_verifier_is_named_before_any_sandbox_starts(tmp_path):
+    cfg = RewardsSection(system="verifier", verifier="no_such_verifier")
+    with pytest.raises(ValueError, match=r"^rewards\.verifier: 'no_such_verifier' is neither a seed verifier id"):
+        build_reward_fn(cfg, tmp_path)
