@@ -1,8 +1,11 @@
-"""GSM8K final-answer reward for TRL's GRPOTrainer, using the same verifier source as rlar-jax.
+"""The benchmark's GRPO reward for the peers (TRL, tunix), using the same verifier file as rlar-jax.
 
-rlar-jax's `rewards.system=gsm8k` runs `verifiers/math_answer.py` inside the WebAssembly sandbox; here
-the very same file is imported as a plain, in-process Python module, so both sides apply identical
-answer-extraction and comparison rules and only the execution environment differs.
+rlar-jax runs `verifiers/<id>.py` inside its WebAssembly sandbox (`rewards.system=verifier`,
+`rewards.verifier=<id>`); here the very same file is imported as a plain, in-process Python module and
+called with the same arguments (the last user message, the completion, the GSM8K final answer as
+reference, the rationale in meta), so every side applies identical scoring rules and only the execution
+environment differs. `translation_chrf` gives a continuous reward (every group has signal, so every side
+runs its full update); `math_answer` is GSM8K's 0/1 answer check (sparse: most groups carry none).
 """
 
 from __future__ import annotations
@@ -11,26 +14,26 @@ import importlib.util
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
-_VERIFIER = Path(__file__).resolve().parents[1] / "verifiers" / "math_answer.py"
-_module: ModuleType | None = None
+VERIFIERS = Path(__file__).resolve().parents[1] / "verifiers"
+_modules: dict[str, ModuleType] = {}
 
-# Wall-clock seconds of every call, read by the benchmark to split TRL's step into stages.
+# Wall-clock seconds of every call, read by the benchmark to split a peer's step into stages.
 CALL_SECONDS: list[float] = []
 
 
-def _verifier() -> ModuleType:
-    """The `math_answer` verifier module, loaded once from its file."""
-    global _module
-    if _module is None:
-        spec = importlib.util.spec_from_file_location("bench_math_answer", _VERIFIER)
+def _verifier(verifier_id: str) -> ModuleType:
+    """The module of `verifiers/<verifier_id>.py`, loaded once."""
+    if verifier_id not in _modules:
+        path = VERIFIERS / f"{verifier_id}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{verifier_id}", path)
         if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load verifier {_VERIFIER}")
+            raise ImportError(f"cannot load verifier {path}")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        _module = mod
-    return _module
+        _modules[verifier_id] = mod
+    return _modules[verifier_id]
 
 
 def _text(completion: Any) -> str:
@@ -48,20 +51,23 @@ def _query(prompt: Any) -> str:
     return users[-1] if users else ""
 
 
-def gsm8k_reward(prompts: list[Any], completions: list[Any], reference: list[str], rationale: list[str],
-                 **_: Any) -> list[float | None]:
-    """1.0 if a completion's final answer equals the GSM8K reference, else 0.0 (None if the verifier
-    raises, which TRL treats as a missing reward, like a NaN reward on the rlar-jax side).
+def make_reward(verifier_id: str) -> Callable[..., list[float | None]]:
+    """A TRL reward function scoring with `verifiers/<verifier_id>.py`: one float per completion, None
+    where the verifier raises (TRL's missing reward, like a NaN reward on the rlar-jax side).
+    `reference` and `rationale` are dataset columns that TRL forwards as keyword arguments."""
+    mod = _verifier(verifier_id)
 
-    `reference` and `rationale` are dataset columns that TRL forwards as keyword arguments.
-    """
-    t0 = time.perf_counter()
-    mod = _verifier()
-    out: list[float | None] = []
-    for p, c, ref, rat in zip(prompts, completions, reference, rationale, strict=True):
-        try:
-            out.append(float(mod.score(_query(p), _text(c), ref, {"rationale": rat})))
-        except Exception:  # a bad sample must not stop training; the sandbox maps it to NaN too
-            out.append(None)
-    CALL_SECONDS.append(time.perf_counter() - t0)
-    return out
+    def reward(prompts: list[Any], completions: list[Any], reference: list[str], rationale: list[str],
+               **_: Any) -> list[float | None]:
+        t0 = time.perf_counter()
+        out: list[float | None] = []
+        for p, c, ref, rat in zip(prompts, completions, reference, rationale, strict=True):
+            try:
+                out.append(float(mod.score(_query(p), _text(c), ref, {"rationale": rat})))
+            except Exception:  # a bad sample must not stop training; the sandbox maps it to NaN too
+                out.append(None)
+        CALL_SECONDS.append(time.perf_counter() - t0)
+        return out
+
+    reward.__name__ = verifier_id  # TRL logs rewards/<name>
+    return reward

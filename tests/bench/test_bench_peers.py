@@ -88,7 +88,7 @@ def test_rollout_agreement_counts_equal_tokens_and_rows():
 
 
 # ------------------------------------------------------------------------------------------ grpo_step.py
-@pytest.mark.parametrize("argv", [["--pairs", "0"], ["--peer", "verl"]])
+@pytest.mark.parametrize("argv", [["--pairs", "0"], ["--peer", "verl"], ["--reward", "bleu"]])
 def test_grpo_step_rejects_bad_arguments(argv):
     with pytest.raises(SystemExit) as e:
         grpo_step.main(argv)
@@ -123,6 +123,7 @@ def test_grpo_step_report_for_tunix_pairs_rounds():
     assert "| s/step per round (median of its steps) | 11.00, 21.00 | 22.00, 21.00 |" in text
     assert "| warm-up step s | 30.00, 30.00 | 40.00, 40.00 |" in text
     assert "rlar-jax skipped the update in 1 of 4 measured steps" in text
+    assert "| rows with reward signal / step (of 4; median) | n/a | n/a |" in text
     assert "peak RSS of the tunix process 4.2 GB" in text
 
 
@@ -157,3 +158,41 @@ def test_grpo_step_report_for_trl_keeps_its_wording():
     assert "## GRPO step: rlar-jax vs TRL GRPOTrainer (CPU)" in text and "**TRL / rlar-jax = 2.00x**" in text
     assert "| XLA compilations in measured steps | 0 (0.00 s) | n/a |" in text
     assert "TRL generates exactly 8 tokens (`min_new_tokens`)" in text and "trl 0.30.0" in text
+
+
+# ------------------------------------------------------------------------------------------ rewards
+def test_every_side_scores_with_the_verifier_file_rlar_jax_runs_in_its_sandbox():
+    from rlar_jax.sandbox import Sandbox, load_verifier
+
+    import _trl_reward
+
+    prompt = [{"role": "user", "content": "Tom has 3 apples and buys 4. How many?"}]
+    completions = ["3 + 4 = 7 apples. #### 7", "He has 8.", [{"role": "assistant", "content": "#### 7"}]]
+    with Sandbox() as sb:
+        for key, vid in grpo_step.REWARDS.items():
+            fn = _trl_reward.make_reward(vid)
+            got = fn([prompt] * 3, completions, reference=["7"] * 3, rationale=["3 + 4 = 7\n#### 7"] * 3)
+            want = [sb.score(load_verifier(vid), prompt[0]["content"], _trl_reward._text(c), "7",
+                             {"rationale": "3 + 4 = 7\n#### 7"}).score for c in completions]
+            assert got == pytest.approx(want, abs=1e-6) and fn.__name__ == vid
+            if key == "answer":
+                assert got == [1.0, 0.0, 1.0]
+            else:  # continuous: three different values
+                assert len(set(got)) == 3
+
+
+def test_tunix_reward_counts_rows_in_groups_with_a_spread():
+    fn = tunix_train.reward_fn("math_answer", group=2)
+    q = ["What is 3 + 4?"] * 4
+    out = fn(None, ["#### 7", "#### 8", "#### 7", "#### 7"], question=q, reference=["7"] * 4, rationale=["x"] * 4)
+    assert out == [1.0, 0.0, 1.0, 1.0] and fn.live == [2] and len(fn.calls) == 1
+
+
+def test_grpo_step_report_counts_rows_with_signal():
+    s = grpo_step.Settings(steps=2, warmup=0, prompts=2, group=2, max_new_tokens=8, threads=2, force_length=True,
+                           omp_wait_policy="PASSIVE", reward="answer")
+    ours = fake_run([4.0, 5.0], 0)
+    for st, live in zip(ours["steps"], [4, 2]):
+        st["live_rows"] = live
+    assert grpo_step.live_cell([ours], s) == "3 (min 2)"
+    assert grpo_step.live_cell([fake_run([4.0], 0)], s) == "n/a"
