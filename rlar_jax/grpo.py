@@ -96,9 +96,8 @@ def make_optimizer(
 def optimizer_for(optim: Any, total_steps: int) -> optax.GradientTransformation:
     """The optimizer of a config's ``optim`` section (:class:`rlar_jax.config.OptimSection`) over
     ``total_steps`` updates: the one place the section's fields map onto :func:`make_optimizer`."""
-    o = optim
-    return make_optimizer(o.learning_rate, o.warmup_steps, max(total_steps, 1), o.weight_decay, o.b1, o.b2,
-                          o.max_grad_norm, o.lr_schedule)
+    return make_optimizer(optim.learning_rate, optim.warmup_steps, max(total_steps, 1), optim.weight_decay,
+                          optim.b1, optim.b2, optim.max_grad_norm, optim.lr_schedule)
 
 
 def current_learning_rate(opt_state: Any) -> jax.Array:

@@ -70,7 +70,7 @@ class RewardsSection:
     # verifiers; gsm8k: the sandboxed math_answer verifier alone; verifier: the one sandboxed verifier
     # `verifier` for every task; static: one reward model (`static_model`) for every task, the
     # single-reward-model baseline; custom: `custom` below
-    verifier: str = "math_answer"  # verifier id used by system verifier (a seed verifier or one in the library)
+    verifier: str = "math_answer"  # used by system verifier: a seed verifier id or a path to a .py verifier
     static_model: str = "minilm-embed-sim"  # catalog id used by system static
     custom: str | None = None  # "module:attr" of trusted user code: a RewardFn or a zero-argument factory
     library: str | None = None  # reward library path; default <run_dir>/reward_library.sqlite
