@@ -64,15 +64,15 @@ def build_reward_fn(cfg: RewardsSection, run_dir: Path) -> RewardFn:
         return load_custom(cfg.custom)
     from rlar_jax.sandbox import SandboxPool, load_verifier
 
+    sources: dict[str, str] = {}  # verifier id -> source text, each file read once
     if cfg.system == "verifier":  # a wrong id fails here, before any sandbox process starts
         try:
-            load_verifier(cfg.verifier)
+            sources[cfg.verifier] = load_verifier(cfg.verifier)
         except (FileNotFoundError, TypeError) as exc:
             raise ValueError(f"rewards.verifier: {exc}") from None
     # Worker processes even for one: their watchdog bounds a verifier blocked in a host call, which the
     # epoch deadline of an in-process sandbox cannot interrupt.
     backend = SandboxPool(processes=max(1, cfg.processes))
-    sources: dict[str, str] = {}
 
     def source(vid: str) -> str:
         if vid not in sources:
