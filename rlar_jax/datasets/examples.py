@@ -32,6 +32,21 @@ class Example:
         """The last user message (what the reward planner looks at)."""
         return self.messages[-1]["content"]
 
+    @property
+    def prompt(self) -> str:
+        """The whole prompt as one text (`dialogue_prompt`): what a reward model judges a reply against."""
+        return dialogue_prompt(self.messages)
+
+
+def dialogue_prompt(messages: Sequence[dict[str, str]]) -> str:
+    """Chat messages as one text: a lone user turn as it is, a dialogue in HH form
+    ("\\n\\nHuman: ...\\n\\nAssistant: ...", which `rlar_jax.datasets.text.parse_dialogue` reads back);
+    system turns are left out."""
+    turns = [m for m in messages if m["role"] != "system"]
+    if len(turns) == 1:
+        return turns[0]["content"]
+    return "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in turns)
+
 
 class RowErrors:
     """What happens to a malformed row: raise its DataError (`on_error="raise"`) or skip and count it."""

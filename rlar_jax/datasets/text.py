@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, require
+from rlar_jax.datasets.examples import DataError, Example, RowErrors, chat, collect, dialogue_prompt, require
 from rlar_jax.datasets.readers import iter_rows, read_text
 from rlar_jax.languages import LANGUAGES
 
@@ -42,12 +42,8 @@ class PreferencePair:
 
     @property
     def prompt(self) -> str:
-        """The prompt as one text: a lone user turn as it is, a dialogue in HH form
-        ("\\n\\nHuman: ...\\n\\nAssistant: ...", which `parse_dialogue` reads back); system turns are left out."""
-        turns = [m for m in self.messages if m["role"] != "system"]
-        if len(turns) == 1:
-            return turns[0]["content"]
-        return "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in turns)
+        """The prompt as one text (`dialogue_prompt`)."""
+        return dialogue_prompt(self.messages)
 
 
 def language_name(code: str) -> str:

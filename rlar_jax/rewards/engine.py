@@ -76,7 +76,10 @@ class ScoringEngine:
             for j, c in enumerate(plan.components):
                 by_component[(c.kind, c.id)].append((i, j))
         for (kind, cid), members in by_component.items():
-            rows = [{"prompt": examples[i].query, "response": completions[i], "reference": examples[i].reference,
+            # A reward model judges the reply against the whole dialogue (what it was trained on); a verifier
+            # reads the request it checks, the last user message.
+            rows = [{"prompt": examples[i].prompt if kind == "reward_model" else examples[i].query,
+                     "response": completions[i], "reference": examples[i].reference,
                      "meta": plans[i].scoring_meta(j, examples[i].query, examples[i].meta)} for i, j in members]
             t0 = time.perf_counter()
             results = self._run_component(kind, cid, rows)
