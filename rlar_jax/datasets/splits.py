@@ -21,7 +21,7 @@ from pathlib import Path
 
 HH_FILE = "hh_rlhf_harmless/test.jsonl.gz"
 LLMBAR_GLOB = "llmbar/*.json"
-HH_VALIDATION, HH_TRAIN, SPLIT_SEED = 400, 300, 0
+HH_VALIDATION, HH_TRAIN, SPLIT_SEED = 400, 600, 0
 LLMBAR_EVERY = 3
 SPLITS: tuple[str, ...] = ("train", "validation", "bench")
 VALIDATION_FAMILIES: dict[str, str] = {"dialogue": "hh", "harmlessness": "hh", "instruction": "llmbar"}

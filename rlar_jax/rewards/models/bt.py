@@ -2,7 +2,10 @@
 
 A (prompt, response) pair is rendered with the backbone's chat template (the prompt's "Human:/Assistant:"
 turns become chat turns), cut to its last `max_len` tokens (the end holds the response being judged),
-and represented by the backbone's final hidden state at the last token. The backbone stays frozen, so
+and represented by the backbone's final hidden states: their mean over the response's tokens
+(`pooling="mean"`), or the state at the last token (`"last"`). Mean pooling is the default: 5 x 5-fold
+cross-validation of `train_bt` on the 700 HH-harmless training and validation pairs gave 0.657 against
+0.622 for the last token at ridge 0.3, and 0.649 against 0.630 at ridge 1. The backbone stays frozen, so
 features are computed once (and cached on disk by content hash) and only a linear head is trained with
 optax on loss = -log sigmoid(r_chosen - r_rejected). The final norm is not trained: its scale is
 elementwise and the head is linear, so w . (g * n) = (w * g) . n, a reparametrisation that adds nothing.
@@ -81,18 +84,25 @@ def weights_fingerprint(source: str | Path) -> str:
     return h.hexdigest()
 
 
+POOLINGS: tuple[str, ...] = ("mean", "last")
+
+
 class FeatureExtractor:
-    """Final hidden state at the last token of each rendered (prompt, response), float32 [N, D].
+    """Final hidden states of each rendered (prompt, response), pooled to float32 [N, D]: the mean over the
+    response's tokens (`pooling="mean"`) or the state at the last token (`"last"`).
 
     Batches are right-padded to widths in multiples of 32 and power-of-two row counts; with `cache_dir`, each feature is
-    stored under the sha256 of (backbone identity, max_len, rendered text) and never recomputed.
+    stored under the sha256 of (backbone identity, max_len, pooling, rendered text) and never recomputed.
     """
 
     def __init__(self, loaded: LoadedModel, max_len: int = 256, batch_size: int = 16,
-                 cache_dir: str | Path | None = None, backbone_id: str | None = None):
+                 cache_dir: str | Path | None = None, backbone_id: str | None = None, pooling: str = "mean"):
         """backbone_id names the weights in cache keys (default: `weights_fingerprint` of the checkpoint)."""
         if max_len < 2:
             raise ValueError(f"max_len: expected >= 2 tokens, got {max_len}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling: expected one of {list(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling
         self.loaded, self.max_len, self.batch_size = loaded, int(max_len), int(batch_size)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.backbone_id = backbone_id if backbone_id is not None else weights_fingerprint(loaded.source)
@@ -101,26 +111,33 @@ class FeatureExtractor:
         if not hasattr(loaded.model, "model"):
             raise TypeError(f"backbone: expected a CausalLM/SequenceClassifier, got {type(loaded.model).__name__}")
 
-        def last_hidden(state: nnx.State, tokens: jax.Array, mask: jax.Array, last: jax.Array) -> jax.Array:
+        def pooled(state: nnx.State, tokens: jax.Array, mask: jax.Array, span: jax.Array) -> jax.Array:
+            """Mean of the final hidden states over the tokens with span == 1, per row."""
             model = nnx.merge(graphdef, state)
             pos = jnp.broadcast_to(jnp.arange(tokens.shape[1], dtype=jnp.int32), tokens.shape)
             h, _ = model.model(tokens, pos, mask.astype(bool))  # right padding: causal rows ignore the pads
-            return jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0].astype(jnp.float32)
+            w = span.astype(jnp.float32)
+            return jnp.einsum("bt,btd->bd", w, h.astype(jnp.float32)) / jnp.maximum(w.sum(1, keepdims=True), 1.0)
 
-        self._last_hidden = jax.jit(last_hidden)
+        self._pooled = jax.jit(pooled)
 
     def render(self, prompt: str, response: str) -> str:
         """The text the backbone reads for one pair."""
         return self.loaded.tokenizer.apply_chat_template(chat_messages(prompt, response), add_generation_prompt=False)
 
+    def _prefix(self, prompt: str) -> str:
+        """The rendered text before the response: the chat template up to the assistant's turn header."""
+        return self.loaded.tokenizer.apply_chat_template(chat_messages(prompt, "")[:-1], add_generation_prompt=True)
+
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.backbone_id}\0{self.max_len}\0{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.backbone_id}\0{self.max_len}\0{self.pooling}\0{text}".encode()).hexdigest()
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """Features [N, D] for prompts[i] + responses[i]."""
         if len(prompts) != len(responses):
             raise ValueError(f"features: got {len(prompts)} prompts and {len(responses)} responses")
         texts = [self.render(p, r) for p, r in zip(prompts, responses)]
+        prefixes = [self._prefix(p) for p in prompts]
         out = np.zeros((len(texts), self.dim), np.float32)
         todo = []
         for i, t in enumerate(texts):
@@ -130,7 +147,7 @@ class FeatureExtractor:
             else:
                 todo.append(i)
         if todo:
-            feats = self._compute([texts[i] for i in todo])
+            feats = self._compute([texts[i] for i in todo], [prefixes[i] for i in todo])
             out[todo] = feats
             if self.cache_dir is not None:
                 for i, f in zip(todo, feats):
@@ -141,9 +158,16 @@ class FeatureExtractor:
                     os.replace(tmp.name, path)  # atomic: concurrent runs never read half a file
         return out
 
-    def _compute(self, texts: list[str]) -> np.ndarray:
+    def _compute(self, texts: list[str], prefixes: list[str]) -> np.ndarray:
         tok = self.loaded.tokenizer
-        ids = [x[-self.max_len:] for x in tok.encode_batch(texts)]
+        full = tok.encode_batch(texts)
+        ids = [x[-self.max_len:] for x in full]
+        # Tokens that belong to the response (its end-of-turn marker included), counted from the end; a
+        # template that renders the prefix differently falls back to the last token.
+        tail = [len(f) - len(p) if f[:len(p)] == p and len(f) > len(p) else 1
+                for f, p in zip(full, tok.encode_batch(prefixes))]
+        if self.pooling == "last":
+            tail = [1] * len(ids)
         state = nnx.state(self.loaded.model)
         out = np.zeros((len(ids), self.dim), np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -154,11 +178,13 @@ class FeatureExtractor:
             rows = 1 << max(0, (len(chunk) - 1).bit_length())
             buf = np.full((rows, width), tok.pad_id, np.int32)
             mask = np.zeros((rows, width), np.int32)
-            last = np.zeros(rows, np.int32)
+            span = np.zeros((rows, width), np.int32)
             mask[len(chunk):, 0] = 1
             for r, i in enumerate(chunk):
-                buf[r, :len(ids[i])], mask[r, :len(ids[i])], last[r] = ids[i], 1, max(len(ids[i]) - 1, 0)
-            h = self._last_hidden(state, jnp.asarray(buf), jnp.asarray(mask), jnp.asarray(last))
+                n = len(ids[i])
+                buf[r, :n], mask[r, :n] = ids[i], 1
+                span[r, max(n - tail[i], 0):n] = 1
+            h = self._pooled(state, jnp.asarray(buf), jnp.asarray(mask), jnp.asarray(span))
             out[chunk] = np.asarray(h)[:len(chunk)]
             start += len(chunk)
         return out
@@ -256,6 +282,9 @@ def load_head(head_dir: str | Path) -> tuple[BTHead, dict[str, Any]]:
     for k in ("backbone", "max_len"):
         if k not in meta:
             raise ValueError(f"{meta_file}: missing field {k!r}")
+    meta.setdefault("pooling", "last")  # heads saved before pooling was recorded read the last token
+    if meta["pooling"] not in POOLINGS:
+        raise ValueError(f"{meta_file}: pooling: expected one of {list(POOLINGS)}, got {meta['pooling']!r}")
     if not head.w.shape == head.mean.shape == head.std.shape or head.w.ndim != 1:
         raise ValueError(f"{npz}: w, mean, std must be equal-length vectors, got {head.w.shape}, "
                          f"{head.mean.shape}, {head.std.shape}")

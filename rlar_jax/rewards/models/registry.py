@@ -154,7 +154,7 @@ def load_bt_head(e: CatalogEntry, *, backbone: LoadedModel | None = None, **_: A
     """`bt_head`: a Bradley-Terry head over a frozen backbone (`backbone`, else the one the head names)."""
     head, meta = load_head(Path(e.source).expanduser())
     lm = backbone if backbone is not None else _load(meta["backbone"])
-    extractor = FeatureExtractor(lm, max_len=int(meta["max_len"]))
+    extractor = FeatureExtractor(lm, max_len=int(meta["max_len"]), pooling=meta["pooling"])
     return BTRewardModel(extractor, head, e.normalisation or None)
 
 

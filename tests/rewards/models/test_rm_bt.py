@@ -151,3 +151,41 @@ def test_hh_harmless_bt_head_beats_chance(smol, isolated_home):
           f"(train {report['train_accuracy']:.3f}, features {report['feature_seconds']} s, "
           f"total {report['total_seconds']} s)")
     assert report["eval_accuracy"] >= 0.56
+
+
+def _hidden(lm, text: str) -> np.ndarray:
+    """Final hidden states [T, D] of one text, computed directly with the backbone."""
+    import jax.numpy as jnp
+
+    ids = jnp.asarray([lm.tokenizer.encode(text)], jnp.int32)
+    pos = jnp.arange(ids.shape[1], dtype=jnp.int32)[None]
+    h, _ = lm.model.model(ids, pos, jnp.ones(ids.shape, bool))
+    return np.asarray(h[0], np.float32)
+
+
+def test_feature_pooling_mean_over_response_tokens_and_last(tiny_lm):
+    prompt, response = "\n\nHuman: w5 w6\n\nAssistant: w7\n\nHuman: w8 w9", "w10 w11 w12"
+    mean_fx = FeatureExtractor(tiny_lm, max_len=256)
+    text = mean_fx.render(prompt, response)
+    n_reply = len(tiny_lm.tokenizer.encode(text)) - len(tiny_lm.tokenizer.encode(mean_fx._prefix(prompt)))
+    assert n_reply >= 3  # the reply's tokens and its end-of-turn marker
+    h = _hidden(tiny_lm, text)
+    # padded to a batch with a longer row: pads and the other row must not leak into the pooled features
+    got = mean_fx([prompt, prompt], [response, response + " w13" * 20])
+    np.testing.assert_allclose(got[0], h[-n_reply:].mean(0), atol=2e-5)
+    last = FeatureExtractor(tiny_lm, max_len=256, pooling="last")([prompt], [response])
+    np.testing.assert_allclose(last[0], h[-1], atol=2e-5)
+    assert not np.allclose(got[0], last[0], atol=1e-3)
+    with pytest.raises(ValueError, match=r"pooling: expected one of \['mean', 'last'\], got 'max'"):
+        FeatureExtractor(tiny_lm, pooling="max")
+
+
+def test_load_head_pooling_default_and_error(tmp_path):
+    from rlar_jax.rewards.models.bt import BTHead, save_head
+
+    head = BTHead(np.ones(4, np.float32), 0.0, np.zeros(4, np.float32), np.ones(4, np.float32))
+    save_head(tmp_path / "old", head, {"backbone": "b", "max_len": 8})  # saved before pooling was recorded
+    assert load_head(tmp_path / "old")[1]["pooling"] == "last"
+    save_head(tmp_path / "bad", head, {"backbone": "b", "max_len": 8, "pooling": "cls"})
+    with pytest.raises(ValueError, match=r"bad/head.json: pooling: expected one of \['mean', 'last'\], got 'cls'"):
+        load_head(tmp_path / "bad")
