@@ -1,6 +1,7 @@
 """Hand-written rules that read a query's task family and its salient features from the text alone.
 
-Task tags, code and translation cues, answer options, math notation: the query analysis
+Task tags, code and translation cues, answer options, math notation, format constraints stated in words
+(`_states_format`, the "instruction" cue of `_strong_family`): the query analysis
 (`rlar_jax.rewards.signature`) applies them, and the router's training data (`routing_data`) uses them to
 filter its templates. A leaf of the reward system: it imports only the language table.
 """
@@ -53,6 +54,85 @@ _OPTION_INLINE = re.compile(r"\(([A-E])\)\s*\w")
 _TURNS = re.compile(r"^\s*(?:Human|User|Assistant)\s*:", re.MULTILINE)
 
 
+# Format constraints a request states in words (IFEval-style: counts of words / sentences / layout units,
+# letters, case, start and end, JSON, markdown markers, repeating the request, the answer's language). Each
+# pattern names the constraint's wording, not a topic, so a request stating one is an "instruction" query.
+_N = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)"
+_UNITS = (r"(?:words?|sentences?|paragraphs?|bullet(?:\s*points?|s)?|numbered (?:items|points|steps|lines)|lines|"
+          r"sections|highlighted (?:sections|parts|phrases)|placeholders|characters|stanzas|emojis|hashtags)")
+_LAYOUT = _UNITS.replace("characters|", "")  # "a story with 3 characters" is no length constraint
+_FORMAT = tuple(re.compile(p, _I) for p in (
+    rf"\b(?:exactly|at most|at least|no more than|no fewer than|no less than|fewer than|less than|under|"
+    rf"a maximum of|a minimum of|not exceeding|not exceed|between {_N} and)\s+{_N}\s+{_UNITS}",
+    rf"\b(?:in|with|using|into|of|as)\s+(?:just\s+|only\s+)?{_N}\s+(?:short\s+)?{_LAYOUT}(?:\s+or (?:less|fewer))?"
+    rf"(?=\s*(?:[.,;:!?)]|$|and\b|or\b|each\b|separated\b|about\b|on\b|that\b|where\b|with\b))",
+    r"\b(?:without|never|avoid|(?:do not|don't|must not|cannot|can't|should not|shouldn't)\s+(?:use|include|"
+    r"contain|write))\s+(?:using\s+|including\s+|ever\s+)?(?:the|any)?\s*(?:letters?|characters?)\s+[\"'‘“]?[a-z]\b",
+    r"\bthe letter\s+[\"'‘“]?[a-z][\"'’”]?\s+(?:should|must|has to|needs to)?\s*appears?\b",
+    r"\b(?:in|using|with|use|only|entirely)\s+(?:all\s+|only\s+)?(?:(?:capital|small|block) letters|upper[- ]?case|"
+    r"lower[- ]?case)\b(?!\s+(?:and|or)\b)|\bin all caps\b|\ball (?:capital letters|upper[- ]?case|lower[- ]?case)\b",
+    r"\b(?:without|no|(?:do not|don't|never)\s+use)\s+(?:using\s+)?(?:any\s+)?commas\b",
+    r"\b(?:start|begin|open|end|finish|close|conclude)(?:s|ing)?\s+(?:it|them|each \w+|every \w+|your \w+|the \w+)?"
+    r"\s*with\s+(?:(?:the|this)\s+(?:exact\s+)?(?:word|words|phrase|sentence|line)\b|a (?:question|postscript|P\.S\.)|"
+    r"[\"“'‘][^\"”'’]{2,60}[\"”'’])",
+    r"\b(?:first|last|final|opening|closing) (?:word|sentence|line)\b[^.\n?]{0,40}\b(?:(?:must|should|has to|"
+    r"needs to|will) be\b|is\s+[\"'‘“])",
+    r"\b(?:each|every) (?:line|sentence|word|paragraph|item|bullet)\b[^.\n?]{0,30}\b(?:must|should|has to|needs to)"
+    r"\s+(?:start|begin|end|contain|include|be)\b|\b(?:each|every) (?:line|sentence|word|paragraph)\s+(?:starts|begins|"
+    r"ends) with the letter\b",
+    r"\b(?:in|as)\s+(?:a\s+)?(?:valid\s+)?json(?:\s+(?:format|object|list|array))?\b|\bjson (?:format|only)\b|\bvalid json\b",
+    r"\bsection\s+(?:x|\d)\b|\bpart\s+1\b.{0,30}\bpart\s+2\b|\*\*\*|\bsix asterisks\b|<<[^<>\n]+>>|"
+    r"\bdouble angular brackets\b|\bplaceholders? in square brackets\b|\b(?:as|in) a markdown table\b|"
+    r"\bhighlight(?:ed)?\b[^.\n]{0,40}\b(?:with|using|in) (?:markdown|\*?asterisks)\b",
+    r"\b(?:add|include|end with)\s+a\s+(?:postscript|P\.P?\.S\.)",
+    r"\brepeat (?:the|my|this|your) (?:request|question|prompt|instruction)s?\b[^.\n]{0,20}\b(?:word for word|"
+    r"exactly|verbatim|without change)",
+    r"\b(?:wrap|enclose|put)\b[^.\n]{0,40}\b(?:in|inside|within|with) (?:double )?quot(?:ation marks|es)\b",
+    rf"\b(?:answer|respond|reply|write (?:your|the|the whole|the entire) (?:answer|response|reply))\s+(?:only\s+|"
+    rf"entirely\s+|exclusively\s+)?in\s+(?:{_LANG})\s+only\b|\b(?:entire|whole) (?:response|answer|reply)\b[^.\n]"
+    rf"{{0,30}}\bin\s+(?:{_LANG})\b|\bno other language\b|\b(?:response|answer|reply)\s+(?:must|should) be (?:written\s+)?"
+    rf"(?:entirely\s+|only\s+)?in\s+(?:{_LANG})\b",
+    rf"\b(?:words of one syllable|one-syllable words|monosyllabic words|words of {_N} letters or (?:fewer|less))\b",
+    r"\b(?:do not|don't|never|avoid|without)\s+(?:use\s+|using\s+|include\s+|including\s+|mention\s+|mentioning\s+|"
+    r"say\s+|saying\s+)?(?:the\s+|any of the\s+)?(?:key)?words?\s+[\"'‘“]",
+    r"\b(?:include|use|mention)\s+(?:the\s+)?(?:key)?words?\s+[\"'‘“][^\"”'’]{1,30}[\"”'’]\s+(?:in (?:every|each|your)|"
+    rf"at least|exactly|{_N} times)",
+    rf"\b(?:longer|shorter) than {_N} words\b|\b(?:in|as) (?:one |a )?single (?:sentence|paragraph|line)\b|"
+    r"\brefrain from (?:the use of|using) (?:any )?commas\b|\b(?:make sure|be sure|remember) to (?:include|use|mention) "
+    r"(?:the )?(?:key)?words?\s+[\"'‘“]|"
+    r"\b(?:answer|respond|reply) with one of the following options\b|\b(?:key ?words?|terms?|phrases?) in bold\b|"
+    r"\bin bold\b",
+    rf"\b(?:the word|the keyword|keywords?)\s+[\"'‘“][^\"”'’]{{1,30}}[\"”'’][^.\n]{{0,40}}\b{_N}\s+times\b",
+))
+# Requests about programming or markup: there "lowercase", "JSON" or "under 10 lines" describe code, not
+# the layout of the answer, so the format rule leaves them to the router.
+_PROGRAMMING = re.compile(r"\b(?:python|javascript|typescript|java|c\+\+|c#|rust|golang|sql|bash|shell|regex|"
+                          r"regular expression|function|variable|string|array|list comprehension|api|endpoint|"
+                          r"html|css|excel|spreadsheet|column|parse|serial[iz]e|schema|database|code|script|"
+                          r"program|command|library|class|method|git)\b", _I)
+
+
+# Short translation requests that name the target language without the word "translate": "Say 'X' in
+# Greek", "the Portuguese for 'X'", "Put this paragraph into Spanish: ...". The language must end the
+# phrase, so "a letter to Chinese investors" or "a summary in French of ..." do not count.
+_LANG_END = rf"\s+({_LANG})(?=\s*(?:[:?!.,\n]|please\b|for me\b|$))"
+_TRANSLATE_SHORT = tuple(re.compile(p, _I) for p in (
+    rf"\b(?:say|said|what(?:'s| is| are| does))\s+[\"“'‘][^\"”\n]{{1,160}}[\"”'’]\s+(?:mean\s+)?in{_LANG_END}",
+    rf"\bthe ({_LANG}) (?:for|word for|words for|version of|equivalent of|translation of)\b",
+    rf"\b(?:put|render|turn|convert|change|rewrite|give me|write|say)\s+(?:this|that|it|these|those|the following|"
+    rf"my)\b(?:\s+[\w'-]+){{0,3}}?\s+(?:into|in|to){_LANG_END}",
+))
+# Code no prose request contains: an SQL statement written out, or a regular expression asked for.
+_CODE_STRONG = re.compile(r"\bSELECT\b[^;]{1,300}?\bFROM\b|\b(?:INSERT INTO|CREATE TABLE|DELETE FROM)\b|"
+                          r"\bUPDATE \w+ SET\b|(?i:\b(?:regex(?:es|ps?)?|regular expressions?)\b)")
+
+
+def _states_format(query: str) -> bool:
+    """True when the query states a verifiable format constraint in words (`_FORMAT`) and is not about
+    programming."""
+    return any(p.search(query) for p in _FORMAT) and not _PROGRAMMING.search(query)
+
+
 def _tests_in(meta: Mapping[str, Any]) -> bool:
     return any(meta.get(k) for k in _TEST_KEYS)
 
@@ -99,7 +179,10 @@ def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
 
 def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
     """The rules precise enough to override the router: tests or answer options in meta, a code block or
-    definition, an explicit request to translate into a named language, three or more lettered options."""
+    definition, an explicit request to translate into a named language, three or more lettered options, an
+    SQL statement or a request for a regular expression, a short translation request naming the target
+    language ("Say 'X' in Greek"), a format constraint stated in words in a request the rules give no
+    other family."""
     if _tests_in(meta) or _CODE_BLOCK.search(query):
         return "code"
     if isinstance(meta.get("choices") or meta.get("options"), (list, dict)):
@@ -108,4 +191,10 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
         return "translation"
     if _is_multiple_choice(query, meta):
         return "other"
+    if _CODE_STRONG.search(query):
+        return "code"
+    if any(p.search(query) for p in _TRANSLATE_SHORT) and not _PROGRAMMING.search(query):
+        return "translation"
+    if _states_format(query) and _detect_family(query, meta) is None:
+        return "instruction"
     return None

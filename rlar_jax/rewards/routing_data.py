@@ -3,14 +3,20 @@
 Every family gets queries from the bundled data sets where one exists, in the shape the loaders give
 them to the planner, plus templated queries that widen the phrasing:
   math         GSM8K train, generated arithmetic (arith train), MATH-500 (first 200 problems); templated
-               short questions (angles, rates, percentages, equations, areas, probability, calculus)
-  code         MBPP few-shot and train task ids (1-10, 511-974); templated requests in 14 languages
+               short questions (angles, rates, percentages, equations, areas, probability, calculus), proofs,
+               counting problems, casual and non-English word problems
+  code         MBPP few-shot and train task ids (1-10, 511-974); templated requests in 14 languages; web,
+               HTTP, framework, front-end, devops, SQL, regex and language-concept questions
   translation  WMT22 sources and references (lines 1000 onwards; the bench reads from the start) wrapped
-               in request templates written in English and in 12 other languages, many target languages
+               in request templates written in English and in 12 other languages, many target languages;
+               short requests that name the language without "translate" ("Say 'X' in Greek")
   dialogue     HH-RLHF harmless last human turns (pairs 1000 onwards), LLMBar inputs without format
-               constraints, the instruction requests of `ifgen` without their constraints, chit-chat
+               constraints, the instruction requests of `ifgen` without their constraints, chit-chat in
+               several languages, notes and messages, brainstorming, "should I X or Y" questions
   instruction  `ifgen` train prompts; open requests with constraints stated in words, phrased freely
-  other        factual short-answer questions and multiple-choice questions built from small fact tables
+  other        factual short-answer questions (fact tables, science values, places, quoted titles, other
+               languages) and multiple-choice questions
+Some templates are written casually (`_casual`: lower case, no final punctuation) as people type them.
 `training_queries(seed)` is deterministic in `seed`; nothing here is read from the routing evaluation set.
 """
 
@@ -100,7 +106,7 @@ def _math(rng: random.Random) -> list[str]:
         lambda: f"What is the slope of the line through ({n(-9, 9)}, {n(-9, 9)}) and ({n(-9, 9)}, {n(-9, 9)})?",
     ]
     out += [rng.choice(templates)() for _ in range(260)]
-    out += _math_more(rng)
+    out += _math_more(rng) + _math_wide(rng)
     return out
 
 
@@ -165,7 +171,7 @@ def _code(rng: random.Random) -> list[str]:
         "a US phone number", "dates like 2024-01-31", "hex colour codes", "an IPv4 address")]
     out += ["Write a bash one-liner that {}.".format(x) for x in (
         "renames every .jpeg file to .jpg", "counts the lines of all Python files", "kills a process by port")]
-    out += _code_more(rng) + _code_tools(rng)
+    out += _code_more(rng) + _code_tools(rng) + _code_wide(rng)
     return out
 
 
@@ -250,7 +256,7 @@ def _translation(rng: random.Random) -> list[str]:
         w, t = rng.choice(words), rng.choice(list(_NAMES["en"].values())[1:])
         out.append(rng.choice(("How do you say \"{w}\" in {t}?", "What's '{w}' in {t}?",
                                "{t} for \"{w}\"?", "how to say {w} in {t}")).format(w=w, t=t))
-    return out
+    return out + _translation_wide(rng)
 
 
 # -------------------------------------------------------------------------------------------- dialogue
@@ -303,7 +309,7 @@ def _dialogue(rng: random.Random) -> list[str]:
     topics = ("gardening", "learning French", "moving abroad", "my first marathon", "climate change", "saving money",
               "raising a teenager", "starting a podcast", "buying a used car", "meditation", "dating apps")
     out += [rng.choice(_ADVICE_FRAMES).format(t=rng.choice(topics)) for _ in range(80)]
-    out += _dialogue_more(rng)
+    out += _dialogue_more(rng) + _dialogue_wide(rng)
     return out
 
 
@@ -355,7 +361,7 @@ def _instruction(rng: random.Random) -> list[str]:
                                   n=rng.randint(2, 5), k=rng.choice((30, 50, 80, 100)),
                                   m=rng.choice((150, 200, 300, 500)), lang=rng.choice(langs), p=rng.choice(phrases)))
         out.append(" ".join(parts))
-    out += _instruction_more(rng) + _instruction_inline(rng)
+    out += _instruction_more(rng) + _instruction_inline(rng) + _instruction_wide(rng)
     return out
 
 
@@ -417,7 +423,7 @@ def _other(rng: random.Random) -> list[str]:
         out.append(f"{q}\n{body}{tail}")
     out += [f"True or false: {s}" for s in ("the Sun is a star.", "bats are birds.", "Tokyo is in China.",
                                              "water boils at 100 degrees Celsius at sea level.")]
-    out += _other_more(rng)
+    out += _other_more(rng) + _other_wide(rng)
     return out
 
 
@@ -552,6 +558,10 @@ _FOREIGN_CHAT = (
     "Estou triste hoje, pode me animar?", "Que filme você recomenda para o fim de semana?",
     "Kun je me helpen met een cadeau voor mijn vader?", "你好，最近怎么样？", "我应该怎么准备面试？",
     "Привет! Как дела?", "Что посмотреть вечером?", "おすすめの本はありますか？",
+    "Buenas, ¿qué hago este finde en Madrid?", "Oye, ¿cómo le pido un aumento a mi jefe?", "Salut ! Tu as des "
+    "idées de cadeau pour ma sœur ?", "Hallo, wie kann ich mich besser konzentrieren?", "Ciao, mi consigli una "
+    "serie TV?", "Olá! Como posso dormir melhor?", "Hej, vad ska jag laga till middag?", "Cześć, jak się masz?",
+    "Merhaba, bana bir fıkra anlatır mısın?", "안녕, 오늘 기분이 별로야.", "你觉得我应该学什么乐器？",
 )
 
 
@@ -634,6 +644,304 @@ def _code_tools(rng: random.Random) -> list[str]:
     out = _fill(rng, _TOOLS_FRAMES, 90, t=_TOOLS)
     out += _fill(rng, ("Write a bash script that {s}.", "Write a PowerShell script that {s}.",
                        "Can you make a shell script that {s}?", "I need a Python script that {s}."), 60, s=_SCRIPTS)
+    return out
+
+
+# ------------------------------------------------- wider kinds: styles, web and devops, short requests
+# Kinds of query the first templates under-covered: proofs and counting problems; web, HTTP and language-
+# concept questions; short translation requests that name the language without "translate"; notes and
+# brainstorming without format constraints; factual questions of many shapes (science numbers, "which
+# country", quoted titles, other languages); and casual lower-case / typo styles for every family.
+
+
+def _casual(rng: random.Random, q: str) -> str:
+    """`q` written casually some of the time: lower case, no final punctuation, a dropped apostrophe."""
+    r = rng.random()
+    if r < 0.2:
+        q = q[0].lower() + q[1:]
+        q = q.rstrip(".?!") if rng.random() < 0.6 else q
+        return q.replace("What's", "whats").replace("what's", "whats").replace("I'm", "im")
+    if r < 0.25:
+        return q.lower()
+    return q
+
+
+_PROOFS = ("there are infinitely many primes", "the product of two consecutive integers is even",
+           "n^3 - n is divisible by 6 for every integer n", "the sum of the first n odd numbers is n^2",
+           "log base 2 of 3 is irrational", "every prime greater than 3 is one more or one less than a multiple "
+           "of 6", "1 + 2 + ... + n = n(n+1)/2", "the angles of a triangle add up to 180 degrees",
+           "a number is divisible by 9 when its digit sum is", "there is no largest even number",
+           "the square of an odd number is odd", "2^n > n for every positive integer n",
+           "the diagonals of a parallelogram bisect each other", "e is irrational", "the harmonic series diverges")
+_COUNT_THINGS = (("passwords of {k} lowercase letters", "letters may not repeat"),
+                 ("licence plates with {k} letters followed by 3 digits", "any letter or digit may repeat"),
+                 ("{k}-digit numbers", "the first digit is not zero"), ("ways to choose a team of {k} from 12 "
+                  "players", "order does not matter"), ("ways to arrange {k} books on a shelf", "all books differ"),
+                 ("lock combinations of {k} numbers from 0 to 39", "numbers may repeat"),
+                 ("ways to seat {k} guests at a round table", "rotations count as the same"),
+                 ("paths from one corner of a {k} by {k} grid to the opposite corner", "moving only right or up"),
+                 ("outfits from {k} shirts, 4 trousers and 3 hats", "you wear one of each"))
+
+
+def _math_wide(rng: random.Random) -> list[str]:
+    n = rng.randint
+    out = _fill(rng, ("Prove that {p}.", "Show that {p}.", "Can you prove that {p}?", "Give a proof that {p}.",
+                      "Why is it true that {p}? Prove it."), 45, p=_PROOFS)
+    for _ in range(70):
+        thing, cond = rng.choice(_COUNT_THINGS)
+        thing = thing.format(k=n(3, 6))
+        out.append(rng.choice((f"How many {thing} are possible if {cond}?", f"How many different {thing} are "
+                               f"there?", f"Count the {thing}, given that {cond}.", f"If {cond}, how many {thing} "
+                               "can be made?")))
+    words = ("BANANA", "LETTER", "MISSISSIPPI", "STATISTICS", "COOKIE", "APPLE")
+    for _ in range(90):
+        a, b, c = n(2, 60), n(2, 40), n(100, 900)
+        out.append(_casual(rng, rng.choice((
+            f"How many ways can the letters of {rng.choice(words)} be arranged?",
+            f"What's {a}% of {c}?", f"how much is {a} percent off {c} dollars", f"what is {b}/{a} as a decimal",
+            f"A bag has {a} red and {b} blue marbles. What is the chance of drawing two red ones in a row?",
+            f"Two trains {c} km apart head towards each other at {a} km/h and {b} km/h. When do they meet?",
+            f"A tank fills in {a} minutes and drains in {b + a} minutes. How long to fill it with both open?",
+            f"What is the next number in the sequence {a}, {a + b}, {a + 2 * b}, {a + 3 * b}?",
+            f"The sum of two numbers is {c} and their difference is {a}. What are they?",
+            f"A rectangle's length is {a} cm more than its width and its area is {c} cm². Find its sides.",
+            f"What's the hypotenuse of a right triangle with legs {a} and {b}?",
+            f"If f(x) = {a}x^2 - {b}, what is f({n(2, 9)})?", f"Solve the system x + y = {c}, x - y = {a}.",
+            f"What is the expected value of a fair {rng.choice((6, 8, 12, 20))}-sided die?",
+            f"How many minutes are {a} hours and {b} minutes in total?",
+            f"A tip of {n(10, 25)}% on a ${c // 10} bill comes to how much?",
+            f"Berechne {a} % von {c}.", f"Wie groß ist der Umfang eines Kreises mit Radius {b} cm?",
+            f"¿Cuál es el {a} % de {c}?", f"Quelle est l'aire d'un carré de côté {b} m ?",
+            f"Wie viele Minuten hat ein Tag?", f"Un coche gasta {n(5, 9)} litros cada 100 km. ¿Cuánto gasta en {c} km?",
+            f"What is the mean of the first {b} even numbers?", f"Find all real roots of x^2 - {a}x + {b} = 0.",
+            f"Is {c + 1} a prime number? Show why.", f"What is {a}! divided by {a - 1}!?",
+            f"Express {a}/{c} as a percentage.", f"What's the median of {a}, {b}, {c}, {a + b} and {n(1, 99)}?",
+        ))))
+    return out
+
+
+_CONCEPTS = ("closures", "generators", "decorators", "promises", "async/await", "lifetimes", "goroutines",
+             "traits", "interfaces", "pointers", "monads", "hoisting", "prototypal inheritance", "list "
+             "comprehensions", "the event loop", "dependency injection", "recursion", "memoisation", "mutexes",
+             "virtual functions", "generics", "pattern matching", "the borrow checker", "context managers",
+             "higher-order functions", "currying", "immutability", "garbage collection", "channels", "enums")
+_CODE_LANG_CONCEPT = ("JavaScript", "Python", "Rust", "Go", "C++", "Java", "Haskell", "TypeScript", "Kotlin",
+                      "Scala", "C#", "Swift")
+_HTTP_TOOLS = ("curl", "fetch", "axios", "the requests library", "HttpClient in C#", "wget", "Python's urllib",
+               "Go's net/http", "OkHttp", "PowerShell", "jQuery")
+_WEB_ASKS = ("send a {m} request with {t}", "add an Authorization header to a {m} request using {t}",
+             "upload a file with a {m} request in {t}", "send JSON in the body of a {m} request with {t}",
+             "handle a timeout when calling an API with {t}", "read the response headers with {t}",
+             "retry a failed {m} request with {t}")
+_FRAMEWORKS = ("Express", "Flask", "Django", "FastAPI", "Spring Boot", "Rails", "Laravel", "ASP.NET Core", "Gin",
+               "Next.js", "NestJS", "Phoenix")
+_APPS = ("a REST API for a todo list", "CRUD routes for a product catalogue", "a login endpoint with JWT",
+         "a webhook receiver", "pagination for a list endpoint", "file uploads to S3", "rate limiting",
+         "a health-check route", "a GraphQL endpoint for users", "websocket chat")
+_WIDGETS = ("a signup form with email and password", "a responsive navigation menu", "a pricing table with "
+            "three plans", "a modal dialog", "a dark-mode toggle", "an image carousel", "a dropdown menu",
+            "a card grid of products", "a footer with social links", "a search box with autocomplete",
+            "a progress bar", "a sortable table")
+_FRONT_BUGS = ("my React component re-render on every keystroke", "my useState update not show up immediately",
+               "my Vue computed property not update", "my CSS grid overflow on mobile", "my fetch call get a "
+               "CORS error", "my Angular service run twice", "my z-index not work", "my flexbox items not "
+               "wrap", "my Node server crash with EADDRINUSE", "my Docker container exit immediately",
+               "my Kubernetes pod keep restarting", "my GitHub Actions job not find my secrets",
+               "my pip install fail with a permission error", "npm install take forever")
+_SQL_Q = ("SELECT * FROM orders WHERE status = 'open' ORDER BY created_at",
+          "SELECT name FROM employees e JOIN departments d ON e.dept = d.id WHERE d.name = 'Sales'",
+          "SELECT COUNT(*) FROM logs WHERE created_at > NOW() - INTERVAL '1 day'",
+          "SELECT DISTINCT city FROM customers WHERE country LIKE '%land%'")
+
+
+def _code_wide(rng: random.Random) -> list[str]:
+    out = _fill(rng, ("What are {c} in {l}? Show an example.", "Explain {c} in {l} with a short example.",
+                      "Can you explain how {c} work in {l}?", "{l}: what are {c} and when should I use them?",
+                      "i dont get {c} in {l}, can you explain with code?"), 70, c=_CONCEPTS, l=_CODE_LANG_CONCEPT)
+    for _ in range(70):
+        ask = rng.choice(_WEB_ASKS).format(m=rng.choice(("GET", "POST", "PUT", "PATCH", "DELETE")),
+                                           t=rng.choice(_HTTP_TOOLS))
+        out.append(_casual(rng, rng.choice(("How do I {a}?", "How can I {a}?", "What's the way to {a}?",
+                                            "Show me how to {a}.")).format(a=ask)))
+    out += _fill(rng, ("Build {a} in {f}.", "How do I implement {a} with {f}?", "Set up {a} using {f}.",
+                       "Create {a} in {f}, with an example request."), 50, a=_APPS, f=_FRAMEWORKS)
+    out += _fill(rng, ("Write the HTML and CSS for {w}.", "Write the markup for {w}.", "Make {w} with "
+                       "Tailwind.", "Code {w} in React.", "Create {w} using plain HTML, CSS and JavaScript."), 45,
+                 w=_WIDGETS)
+    out += [_casual(rng, rng.choice(("Why does {b}?", "Why would {b}? How do I fix it?")).format(
+        b=rng.choice(_FRONT_BUGS).replace("my ", "my ", 1))) for _ in range(45)]
+    out += _fill(rng, ("Optimise this query: {q};", "Why is this SQL slow? {q}", "Rewrite this query to use an "
+                       "index: {q}", "What does this query return? {q}"), 20, q=_SQL_Q)
+    out += _fill(rng, ("Give me a regex for {r}.", "What regex matches {r}?", "Regular expression to match {r}?"),
+                 15, r=("a German postcode", "a time like 23:59", "a Twitter handle", "a MAC address",
+                        "a semantic version", "a credit card number", "a URL slug"))
+    return out
+
+
+_PHRASES = ("I'm lost", "the check, please", "where is the train station", "I don't eat meat", "do you speak "
+            "English", "I would like a coffee", "can you help me", "how much is the ticket", "I'm sorry",
+            "good luck", "cheers", "welcome home", "I miss you", "it's raining", "what time is it",
+            "no ice, please", "I have a reservation", "call a doctor", "congratulations", "see you later",
+            "bless you", "I can't eat gluten", "one more, please", "where can I buy a SIM card")
+_WORDS = ("butterfly", "library", "cheese", "happiness", "umbrella", "window", "friendship", "bicycle",
+          "strawberry", "thunderstorm", "airport", "grandmother")
+_ALL_LANGS = ("French", "German", "Spanish", "Italian", "Portuguese", "Dutch", "Russian", "Japanese", "Chinese",
+              "Korean", "Greek", "Turkish", "Polish", "Swedish", "Arabic", "Hindi", "Vietnamese", "Czech",
+              "Finnish", "Danish", "Hebrew", "Indonesian", "Romanian", "Ukrainian")
+
+
+def _translation_wide(rng: random.Random) -> list[str]:
+    short = ("Say '{p}' in {L}.", "Give me the {L} for '{p}', please.", "What's the {L} for \"{p}\"?", "'{p}' in {L}?",
+             "How would a {L} speaker say '{p}'?", "{L} for '{p}', please.", "What is \"{p}\" in {L}?",
+             "Can you give me '{p}' in {L}?", "how do i say {p} in {L}", "need '{p}' in {L} asap",
+             "What's the {L} word for {w}?", "How do you write {w} in {L}?", "{w} in {L}?",
+             "Tell me how to say '{p}' in {L}.", "In {L}, how do you say \"{p}\"?")
+    out = [_casual(rng, rng.choice(short).format(p=rng.choice(_PHRASES), L=rng.choice(_ALL_LANGS),
+                                                 w=rng.choice(_WORDS))) for _ in range(170)]
+    pools = [t for name in ("en-de.src.en", "de-en.src.de") for t in _lines(f"generaltest2022.{name}.gz")[1000:]]
+    pools = [t for t in pools if len(t) < 300]
+    frames = ("Put this {S}paragraph into {T}: {X}", "Turn this into {T}: {X}", "Give me this in {T}: {X}",
+              "{T}, please: {X}", "Rewrite this in {T}:\n{X}", "I need the {T} version of this: \"{X}\"",
+              "Can you put this in {T} for me? {X}", "How would this read in {T}? {X}", "Into {T}:\n\n{X}",
+              "My colleague only reads {T}. Could you convert this message? {X}", "{X}\n\n-> {T}",
+              "Please make this {T}: {X}", "Help me write this in {T}: {X}", "What does this say in {T}? {X}")
+    for _ in range(170):
+        x = rng.choice(pools)
+        src = "German " if x[:60].count(" der ") + x[:60].count(" die ") + x[:60].count(" und ") else "English "
+        tgt = rng.choice([t for t in _ALL_LANGS if t + " " != src] + ["English"] * 3)
+        out.append(rng.choice(frames).format(S=src if rng.random() < 0.5 else "", T=tgt, X=x))
+    foreign = ("Wie sagt man '{p}' auf {L}?", "¿Cómo se dice '{p}' en {Ls}?", "Comment dit-on « {p} » en {Lf} ?",
+               "Come si dice '{p}' in {Li}?", "Как сказать «{p}» по-английски?", "「{p}」は英語で何と言いますか？")
+    names = {"L": ("Englisch", "Französisch", "Spanisch", "Italienisch"), "Ls": ("inglés", "francés", "alemán"),
+             "Lf": ("anglais", "allemand", "espagnol"), "Li": ("inglese", "francese", "tedesco")}
+    phrases = ("guten Appetit", "buenas noches", "bon voyage", "in bocca al lupo", "thank you", "good morning")
+    out += _fill(rng, foreign, 40, p=phrases, **names)
+    return out
+
+
+_RECIPIENTS = ("my neighbour", "my team", "my grandmother", "a colleague who is leaving", "my child's teacher",
+               "my landlord", "an old friend", "my new manager", "the volunteers at our event", "my host family")
+_NOTES = ("a note thanking {r} for {x}", "a message to {r} apologising for {x}", "a birthday card for "
+          "{r}", "a quick email to {r} about {x}", "a toast for {r}", "a friendly reminder to {r} about {x}",
+          "a get-well-soon message for {r}", "a farewell message for {r}", "a congratulations note to {r} on {x}")
+_FOR_X = ("helping me move", "the lovely dinner", "missing the meeting", "the late payment", "the new job",
+          "looking after my cat", "the noise last night", "the wedding", "the surprise party", "the parking space")
+_BRAINSTORM = ("names for a coffee shop", "gift ideas for a ten-year-old", "themes for an office party", "ideas "
+               "for a science-fair project", "a name for a history podcast", "slogans for a charity run",
+               "date-night ideas at home", "ways to reuse glass jars", "activities for a rainy day",
+               "names for a grey kitten", "questions to ask at the end of an interview", "side-project ideas")
+
+
+def _dialogue_wide(rng: random.Random) -> list[str]:
+    out = [_casual(rng, rng.choice(("Write {n}.", "Can you write {n}?", "Help me write {n}.", "Draft {n}.",
+                                    "I need {n}.")).format(n=rng.choice(_NOTES).format(
+        r=rng.choice(_RECIPIENTS), x=rng.choice(_FOR_X)))) for _ in range(110)]
+    out += [_casual(rng, rng.choice(("Let's brainstorm {b}.", "Brainstorm {b} with me.", "Any {b}?",
+                                     "I need some {b}.", "Give me a few {b}.", "What are good {b}?")).format(
+        b=rng.choice(_BRAINSTORM))) for _ in range(90)]
+    choices = (("learn Spanish", "learn Italian"), ("study in the morning", "study at night"), ("lease a car",
+               "buy a used one"), ("take the job offer", "stay where I am"), ("get a cat", "get a dog"),
+               ("pay off debt", "start investing"), ("go to university", "start working"), ("fly", "take the "
+               "train"), ("use a standing desk", "keep my chair"), ("move to the city", "stay in my hometown"))
+    out += [_casual(rng, rng.choice(("Is it better to {a} or {b}?", "Should I {a} or {b}?", "{A} or {b}: what "
+                                     "would you do?", "Do you think it's smarter to {a} or {b}?")).format(
+        a=a, b=b, A=a[0].upper() + a[1:])) for a, b in (rng.choice(choices) for _ in range(40))]
+    from rlar_jax.datasets.constraints import TOPICS
+
+    out += [_casual(rng, rng.choice(_INLINE_BASES).format(t=rng.choice(TOPICS)) + rng.choice((".", "?", "!", "")))
+            for _ in range(80)]
+    return out
+
+
+_SCIENCE = (("boiling point", ("mercury", "nitrogen", "acetone", "olive oil", "salt water")),
+            ("melting point", ("gold", "ice", "aluminium", "tungsten", "copper")),
+            ("density", ("lead", "seawater", "air at sea level", "granite")),
+            ("atomic mass", ("carbon", "hydrogen", "uranium", "chlorine")),
+            ("half-life", ("carbon-14", "uranium-238", "iodine-131")))
+_BODY = (("teeth", "a cat"), ("chromosomes", "a human cell"), ("vertebrae", "the human spine"), ("legs", "an "
+         "insect"), ("hearts", "an earthworm"), ("stomachs", "a cow"), ("eyes", "a bee"), ("keys", "a piano"),
+         ("players", "a rugby union team"), ("moons", "Neptune"), ("strings", "a bass"), ("wheels", "a tricycle"))
+_PLACES = (("the Dead Sea", "which two countries"), ("Mount Kilimanjaro", "which country"), ("the Atacama Desert",
+           "which country"), ("Lake Titicaca", "which two countries"), ("the island of Bali", "which country"),
+           ("the Danube", "how many countries"), ("the Galápagos Islands", "which country"), ("Transylvania",
+           "which country"), ("the Strait of Gibraltar", "which two continents"), ("Patagonia", "which countries"))
+_QUOTED_WORKS = (("novel", "Wuthering Heights"), ("play", "Death of a Salesman"), ("novel", "The Catcher in the "
+                 "Rye"), ("painting", "The Starry Night"), ("opera", "La Traviata"), ("novel", "Midnight's Children"),
+                 ("poem", "The Raven"), ("symphony", "the New World Symphony"), ("novel", "The Name of the Rose"),
+                 ("film", "Seven Samurai"), ("novel", "Anna Karenina"), ("play", "A Doll's House"))
+_FACT_ASKS = ("Which gas do plants absorb from the air?", "What is the largest organ of the human body?",
+              "Who proposed the theory of evolution by natural selection?", "Which metal is liquid at room "
+              "temperature?", "What is the most spoken language in South America?", "What is the SI unit of "
+              "electric current?", "Which ocean is the deepest?", "Which bird is the fastest in a dive?",
+              "Which mineral is table salt made of?", "What part of the cell makes energy?", "Who wrote the "
+              "national anthem of France?", "Which hormone regulates blood sugar?", "What is a baby kangaroo "
+              "called?", "Which composer went deaf but kept writing music?", "Which river flows through Baghdad?",
+              "What do bees collect to make honey?", "Which empire built Machu Picchu?", "What is the hardest "
+              "bone in the body?", "Which country has the longest coastline?", "What instrument has 47 strings?")
+
+
+def _other_wide(rng: random.Random) -> list[str]:
+    out = []
+    for _ in range(60):
+        prop, things = rng.choice(_SCIENCE)
+        t = rng.choice(things)
+        out.append(_casual(rng, rng.choice((f"What is the {prop} of {t}?", f"{prop.capitalize()} of {t}?",
+                                            f"Do you know the {prop} of {t}?", f"Look up the {prop} of {t} for me."))))
+    out += [_casual(rng, rng.choice(("How many {0} does {1} have?", "How many {0} does {1} usually have?",
+                                     "{1} has how many {0}?")).format(*rng.choice(_BODY))) for _ in range(45)]
+    for _ in range(45):
+        place, what = rng.choice(_PLACES)
+        out.append(rng.choice((f"{place} is in {what}?", f"{place} lies in {what}?", f"In {what} would you find "
+                               f"{place}?", f"{place} belongs to {what}?", f"{place[0].upper() + place[1:]} is "
+                               f"found in {what}?")))
+    out += [rng.choice(("Name the author of '{w}'.", "Who wrote the {k} '{w}'?", "Who created the {k} \"{w}\"?",
+                        "The {k} '{w}' is by whom?", "Name the creator of the {k} '{w}'.",
+                        "Which century is the {k} '{w}' from?")).format(k=k, w=w)
+            for k, w in (rng.choice(_QUOTED_WORKS) for _ in range(60))]
+    out += [_casual(rng, q) for q in _FACT_ASKS]
+    tails = (("Canberra", "is the capital of which country"), ("The Nile", "flows into which sea"), ("Kiswahili",
+             "is spoken mainly in which region"), ("The Andes", "run along which continent"), ("The yen", "is the "
+             "currency of which country"), ("Mount Fuji", "is on which island"), ("The Rhine", "rises in which "
+             "mountains"), ("The telescope", "was improved by which Italian scientist"), ("Penicillin", "was "
+             "discovered by whom"), ("The Parthenon", "stands in which city"), ("Sushi", "comes from which "
+             "country"), ("The Amazon rainforest", "covers parts of how many countries"))
+    out += [f"{a} {b}?" for a, b in tails]
+    foreign = ("Wer hat das Telefon erfunden?", "Wer entdeckte Amerika?", "Wie hoch ist die Zugspitze?",
+               "Welcher Planet ist der Sonne am nächsten?", "Wann begann der Zweite Weltkrieg?",
+               "Wer schrieb Faust?", "Wie heißt die Hauptstadt von Kanada?", "¿Quién descubrió la penicilina?",
+               "¿Cuál es el río más largo del mundo?", "¿En qué año llegó el hombre a la Luna?",
+               "¿Quién pintó Las Meninas?", "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
+               "d'Europe ?", "Qui a peint La Joconde ?", "Chi ha dipinto la Cappella Sistina?",
+               "Qual é o maior país da América do Sul?", "Wie is de koning van Nederland?", "Кто написал «Войну и "
+               "мир»?", "谁发明了电话？", "日本の首都はどこですか？", "Hvad er hovedstaden i Norge?",
+               "Welke rivier stroomt door Keulen?", "Wer komponierte die Zauberflöte?", "Welches Tier ist das "
+               "größte an Land?")
+    out += list(foreign)
+    return out
+
+
+_INLINE_MORE = (  # constraint phrasings the other templates lack
+    "and end it with the sentence '{p}'", "and finish with the words \"{p}\"", "using exactly {n} sentences",
+    "in {n} short paragraphs", "in {n} bullet points", "with {n} numbered items", "in under {k} characters",
+    "in fewer than {k} words", "and make sure every sentence ends with a question mark", "using no commas",
+    "with the whole thing in lowercase", "with each paragraph starting with the word '{w}'",
+    "without ever using the letter '{l}'", "where the letter '{l}' appears at least {n} times",
+    "as a numbered list with exactly {n} entries", "in exactly {n} lines", "with a title like <<My Title>>",
+    "and mark each part with SECTION 1, SECTION 2 and so on", "in two paragraphs separated by ***",
+)
+
+
+def _instruction_wide(rng: random.Random) -> list[str]:
+    from rlar_jax.datasets.constraints import TOPICS
+
+    out = []
+    for _ in range(180):
+        c = rng.choice(_INLINE_MORE).format(n=rng.randint(2, 8), k=rng.choice((40, 60, 120, 200)), l=rng.choice(
+            "aeiousnt"), w=rng.choice(("Yes", "Now", "Once", "Today")), p=rng.choice(("That is all.", "Bye for now.",
+                                                                                    "Thanks for reading.")))
+        base = rng.choice(_INLINE_BASES + tuple(b.rstrip(".") for b in _BASES)).format(t=rng.choice(TOPICS))
+        q = rng.choice(("{b} {c}.", "{b}, {c}.", "{c}: {lb}.")).format(b=base, c=c, lb=base[0].lower() + base[1:])
+        out.append(_casual(rng, q[0].upper() + q[1:]))
     return out
 
 

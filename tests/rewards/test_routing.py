@@ -13,13 +13,14 @@ import pytest
 from rlar_jax.rewards import routing
 from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.planner import OfflinePlanner
+from rlar_jax.rewards.query_rules import _strong_family
 from rlar_jax.rewards.signature import analyse_query
 
 EVAL = Path(__file__).parent / "data" / "routing_eval.jsonl"
 # Per-family accuracy of the learned routing on EVAL as measured by bench/routing.py (CPU), less one
 # query's worth for floating-point differences between machines.
-MEASURED = {"math": 40 / 42, "code": 36 / 40, "translation": 37 / 40, "dialogue": 39 / 41, "instruction": 33 / 40,
-            "other": 36 / 42}
+MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 40 / 40, "dialogue": 40 / 41, "instruction": 40 / 40,
+            "other": 40 / 42}
 CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, written after the first measurement
 
 
@@ -83,8 +84,83 @@ PINNED_CONSTRAINTS = [
 def test_pinned_misroutes_get_their_family(real_router, query, family):
     assert analyse_query(query, routing="rules").family == "dialogue"  # what the rules alone do
     f = analyse_query(query)
-    assert (f.family, f.routed_by) == (family, "router")
-    assert f.confidence >= real_router.threshold
+    assert f.family == family and f.routed_by in ("router", "rule")
+    assert f.routed_by == "rule" or f.confidence >= real_router.threshold
+
+
+# The misroutes the routing issue reported, as queries of their kind: each gets its family.
+ISSUE_MISROUTES = [
+    ("What is the sum of the interior angles of a hexagon, in degrees?", "math"),
+    ("If a car travels 150 km in 2.5 hours, what is its average speed in km/h?", "math"),
+    ("Render the following English text in Spanish: The library is closed for repairs until May.", "translation"),
+    ("Übersetze ins Englische: Ich habe meinen Regenschirm im Bus vergessen.", "translation"),
+    ("Write a short poem about autumn. Do not use the letter 'e'.", "instruction"),
+    ("Write a blog post about city cycling with a title wrapped in double angular brackets.", "instruction"),
+    ("Describe a walk in the forest. The first word must be 'Plants'.", "instruction"),
+]
+
+
+@pytest.mark.parametrize("query,family", ISSUE_MISROUTES)
+def test_issue_misroutes_get_their_family(real_router, query, family):
+    assert analyse_query(query).family == family
+
+
+# Format constraints stated in words: the high-precision rule sends the request to "instruction" ...
+FORMAT_STATED = [
+    "Describe a lighthouse in exactly four sentences.",
+    "Make a packing list for a ski trip with exactly 7 numbered items.",
+    "Write a fable, and end it with the phrase 'And so it goes.'",
+    "Answer in German only: why do people enjoy hiking?",
+    "First repeat the request word for word, then write a slogan for a gym.",
+    "Give me a history of tea with 4 sections, each marked with SECTION X.",
+    "List three rivers of Europe in JSON format.",
+    "Write a product review with at least 3 highlighted sections using *asterisks*.",
+    "Tell me about owls in under 40 words.",
+    "Explain photosynthesis using only words of one syllable.",
+    "write a toast for my brother in all lowercase letters",
+]
+# ... and leaves alone chat, programming and factual questions that merely mention such words.
+FORMAT_NOT_STATED = [
+    "Can you suggest some weekend activities for a family with small kids?",
+    "How do I convert a string to lowercase in JavaScript?",
+    "Write a Python function that returns the first 3 words of a sentence.",
+    "What does P.S. stand for?",
+    "I have to write an essay and I'm stressed. Any tips?",
+    "How do I use the word 'whom' correctly?",
+    "Write a short thank-you note to my aunt for the birthday present.",
+    "How do I return JSON from a Flask route?",
+]
+
+
+@pytest.mark.parametrize("query", FORMAT_STATED)
+def test_stated_format_constraints_are_a_strong_instruction_cue(query):
+    assert _strong_family(query, {}) == "instruction"
+
+
+@pytest.mark.parametrize("query", FORMAT_NOT_STATED)
+def test_format_rule_ignores_mere_mentions(query):
+    assert _strong_family(query, {}) != "instruction"
+
+
+@pytest.mark.parametrize("query,family", [
+    ("Say 'good night' in Greek.", "translation"),
+    ("Give me the Italian for 'where is the beach?'", "translation"),
+    ("Put this paragraph into Portuguese: We will arrive late tonight.", "translation"),
+    ("Write a letter to Chinese investors about our results.", None),
+    ("Give me a summary in French of the news today, please.", None),
+    ("Optimise this: SELECT id FROM users WHERE age > 30", "code"),
+    ("Is there a regex for matching dates?", "code"),
+])
+def test_short_translation_and_code_rules(query, family):
+    assert _strong_family(query, {}) == family
+
+
+def test_format_rule_is_precise_on_other_families_training_queries():
+    from rlar_jax.rewards.routing_data import training_queries
+
+    pairs = training_queries(0)
+    fired = [q for q, f in pairs if f != "instruction" and _strong_family(q, {}) == "instruction"]
+    assert len(fired) <= 0.002 * len(pairs), fired
 
 
 @pytest.mark.parametrize("query,constraints", PINNED_CONSTRAINTS)
@@ -120,7 +196,7 @@ def test_eval_accuracy_per_family(real_router):
         hits += ok
         rule_hits += [analyse_query(q, routing="rules").family == fam for q in qs]
     # The rules alone send every query they cannot place to "dialogue": right there, wrong elsewhere.
-    assert np.mean(hits) >= 0.89 and np.mean(rule_hits) <= 0.5
+    assert np.mean(hits) >= 0.97 and np.mean(rule_hits) <= 0.5
 
 
 def test_shipped_head_records_how_it_was_built():
