@@ -85,7 +85,7 @@ def test_safety_and_instruction_leave_out_the_validation_and_training_pairs():
     hh = DATA / "hh_rlhf_harmless" / "test.jsonl.gz"
     rows = {n: (c, r) for n, _, c, r in hh_rows(hh)}
     split = {name: [row[0] for row in hh_split(hh, name)] for name in ("train", "validation", "bench")}
-    assert (len(split["validation"]), len(split["train"])) == (400, 300)
+    assert (len(split["validation"]), len(split["train"])) == (400, 600)
     assert sorted(split["train"] + split["validation"] + split["bench"]) == sorted(rows)  # a partition
     assert split == {name: [row[0] for row in hh_split(hh, name)] for name in split}  # deterministic
     suite = build_suite(DATA, {"safety": 60, "instruction": 40}, None)

@@ -127,6 +127,39 @@ _CODE_STRONG = re.compile(r"\bSELECT\b[^;]{1,300}?\bFROM\b|\b(?:INSERT INTO|CREA
                           r"\bUPDATE \w+ SET\b|(?i:\b(?:regex(?:es|ps?)?|regular expressions?)\b)")
 
 
+# Anything that can mark a translation request, in any language: a word for "translate", "how do you say",
+# a language name (English or native), a language-code arrow ("EN -> FR"). Deliberately broad: it only
+# permits the router's "translation"; the English-only encoder reads any non-English text as translation-
+# like, so a query with none of these is no translation request whatever the router says.
+_NATIVE_LANGS = ("inglés|español|castellano|francés|alemán|italiano|portugués|chino|japonés|ruso|anglais|français|"
+                 "allemand|espagnol|italien|chinois|japonais|russe|englisch|deutsch|französisch|spanisch|italienisch|"
+                 "chinesisch|japanisch|russisch|inglese|tedesco|francese|spagnolo|cinese|giapponese|inglês|alemão|"
+                 "francês|espanhol|chinês|japonês|engels|duits|frans|spaans|английск|немецк|французск|испанск|"
+                 "русск|китайск|японск|angielsk|niemieck|polsk|francusk|ingilizce|almanca|türkçe|fransızca|"
+                 "engelska|svenska|tyska")
+_CJK_LANGS = ("英语|英文|中文|法语|德语|日语|西班牙语|俄语|韩语|英語|日本語|中国語|フランス語|ドイツ語|韓国語|영어|한국어|"
+              "일본어|중국어|프랑스어|독일어|الإنجليزية|العربية|الفرنسية")
+_TRANSLATION_CUE = re.compile(
+    r"translat|trad[uú]|übersetz|verta(?:al|le)|перев[оеи]|перекл|přelož|tłumacz|翻[译譯訳]|訳|번역|ترجم|अनुवाद|"
+    r"çevir|översätt|käännä|μετάφρ|\bdịch\b|terjemah|oversæt|oversett|\bsay\b[^.?!\n]{0,40}\bin\b|"
+    r"c[oó]mo se dice|comment (?:dit-on|dire|on dit)|wie sagt man|come si dice|como se diz|как (?:сказать|будет)|"
+    rf"怎么说|何と言|뭐라고|übertrag|\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}|"
+    r"\b[A-Za-z]{2}(?:-[A-Za-z]{2})?\s*(?:->|→|=>|>)\s*[A-Za-z]{2}\b", _I)
+
+
+# A verb (or noun) of translating in one of 15 languages, and any language name: an explicit request to
+# translate ("Przetłumacz na angielski: ...", "переведи на немецкий: ..."). No training query of another
+# family matches both.
+_TRANSLATE_ANY = re.compile(r"translat|traduc|tradu[iz]|übersetz|vertaal|переведи|перевести|переведите|перевод|"
+                            r"przetłumacz|tłumacz|翻译|翻譯|翻訳|번역|ترجم|çevir|översätt", _I)
+_ANY_LANG = re.compile(rf"\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}", _I)
+
+
+def translation_cue(query: str) -> bool:
+    """True when the query contains anything that can mark a translation request (`_TRANSLATION_CUE`)."""
+    return _TRANSLATION_CUE.search(query) is not None
+
+
 def _states_format(query: str) -> bool:
     """True when the query states a verifiable format constraint in words (`_FORMAT`) and is not about
     programming."""
@@ -181,7 +214,7 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
     """The rules precise enough to override the router: tests or answer options in meta, a code block or
     definition, an explicit request to translate into a named language, three or more lettered options, an
     SQL statement or a request for a regular expression, a short translation request naming the target
-    language ("Say 'X' in Greek"), a format constraint stated in words in a request the rules give no
+    language ("Say 'X' in Greek"), a verb of translating in any of 15 languages with a language name, a format constraint stated in words in a request the rules give no
     other family."""
     if _tests_in(meta) or _CODE_BLOCK.search(query):
         return "code"
@@ -194,6 +227,8 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
     if _CODE_STRONG.search(query):
         return "code"
     if any(p.search(query) for p in _TRANSLATE_SHORT) and not _PROGRAMMING.search(query):
+        return "translation"
+    if _TRANSLATE_ANY.search(query) and _ANY_LANG.search(query) and not _PROGRAMMING.search(query):
         return "translation"
     if _states_format(query) and _detect_family(query, meta) is None:
         return "instruction"

@@ -23,7 +23,8 @@ import re
 from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES  # noqa: F401 (re-exported)
-from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family, _tests_in)
+from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family, _tests_in,
+                                         translation_cue)
 from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints  # noqa: F401 (re-exported)
 
 SIGNATURE_MODES: tuple[str, ...] = ("task", "per_query")
@@ -64,12 +65,18 @@ def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str
     if strong is not None:
         return strong, "rule", None
     routed = router.route(query)
-    if not router.confident(routed):
-        return None, "rules", routed.confidence
-    family = routed.family
+    family, confidence = routed.family, routed.confidence
+    if family == "translation" and not translation_cue(query):
+        # No word of the query can mark a translation request: the encoder only saw non-English text. The
+        # best other family decides, with its probability among the other families.
+        rest = {f: p for f, p in routed.probs.items() if f != "translation"}
+        family = max(rest, key=rest.__getitem__)
+        confidence = rest[family] / max(sum(rest.values()), 1e-12)
+    if confidence < router.threshold:
+        return None, "rules", confidence
     if constraints and family in ("dialogue", "other"):
         family = "instruction"
-    return family, "router", routed.confidence
+    return family, "router", confidence
 
 
 def _tag_family(task: str) -> tuple[str | None, str | None]:

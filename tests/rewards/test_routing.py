@@ -22,6 +22,8 @@ EVAL = Path(__file__).parent / "data" / "routing_eval.jsonl"
 MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 40 / 40, "dialogue": 40 / 41, "instruction": 40 / 40,
             "other": 40 / 42}
 CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, written after the first measurement
+# Two more sets written independently of the training queries: `test` (used while developing) and `holdout`.
+INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl" for name in ("test", "holdout")]
 
 
 @pytest.fixture
@@ -180,7 +182,8 @@ def test_eval_set_shape_and_independence():
 
     norm = lambda q: " ".join(q.lower().split())  # noqa: E731
     train = {norm(q) for q, _ in training_queries(0)}
-    leaked = [q for q, _ in rows + routing.load_labelled(CHECK) if norm(q) in train]
+    labelled = rows + routing.load_labelled(CHECK) + [r for f in INDEPENDENT for r in routing.load_labelled(f)]
+    leaked = [q for q, _ in labelled if norm(q) in train]
     assert leaked == []
     assert not any(norm(q) in train for q, _ in PINNED + PINNED_CONSTRAINTS)
 
@@ -248,6 +251,32 @@ def test_confident_router_decides_after_the_strong_rules(fresh_router):
     assert analyse_query("tell me something", "gsm8k").family == "math"  # the task tag first
     routing.set_router(routing.Router(_hash_encode, _head({"other": 5.0}), threshold=1.0))
     assert analyse_query("tell me something").family == "dialogue"  # below threshold: the rules' fallback
+
+
+def test_router_translation_needs_a_translation_cue(fresh_router):
+    # A head that always says "translation" (logit 4.4), then "math" (2.4), then the four others (0).
+    routing.set_router(routing.Router(_hash_encode, _head({"translation": 4.4, "math": 2.4})))
+    f = analyse_query("Ma soeur a trois chats et deux chiens, elle aime les promener le matin.")
+    assert (f.family, f.routed_by) == ("math", "router")  # no cue: the best other family
+    assert f.confidence == pytest.approx(np.exp(2.4) / (np.exp(2.4) + 4), rel=1e-6)  # its share of the rest
+    for q in ("Comment dit-on 'bonjour' en japonais ?", "Bitte ins Englische: Guten Morgen.", "EN -> FR: my cat",
+              "Say good night in Greek", "请用英文写"):
+        assert analyse_query(q).family == "translation", q
+    routing.set_router(routing.Router(_hash_encode, _head({"translation": 4.4})))  # the others tie at 0.2 each
+    f = analyse_query("Ma soeur a trois chats.")
+    assert f.routed_by == "rules" and f.confidence == pytest.approx(0.2)  # below the threshold: the rules decide
+
+
+def test_translate_verb_in_any_language_with_a_language_name_is_a_rule(fresh_router):
+    routing.set_router(routing.Router(_hash_encode, _head({"math": 5.0})))  # a confident, wrong router
+    for q in ("Przetłumacz to na niemiecki: Mam dwa koty.", "переведите на английский: я люблю чай",
+              "Traduci in spagnolo: dove si trova la stazione?", "Vertaal naar het Engels: goedemorgen",
+              "请把这句话翻译成英文：今天天气很好", "Traduction en anglais, s'il vous plaît : je suis fatigué"):
+        f = analyse_query(q)
+        assert (f.family, f.routed_by) == ("translation", "rule"), q
+    # A translating verb about code is not a translation request, nor is a language name alone.
+    assert analyse_query("Translate this Python function to Rust").family != "translation"
+    assert analyse_query("Wie viel ist 3 mal 4 auf Deutsch gesagt").routed_by == "router"
 
 
 def test_instruction_without_extracted_constraints_plans_a_reward_model(fresh_router):

@@ -16,6 +16,9 @@ them to the planner, plus templated queries that widen the phrasing:
   instruction  `ifgen` train prompts; open requests with constraints stated in words, phrased freely
   other        factual short-answer questions (fact tables, science values, places, quoted titles, other
                languages) and multiple-choice questions
+Every family but translation also gets all of its hand-written templates in `multilingual.json` (math, code,
+dialogue, instruction and other in 14 languages, plus English code and short-answer questions), on top of
+the sampled `per_family`, so that the language of a query does not decide its family.
 Some templates are written casually (`casual`: lower case, no final punctuation) as people type them.
 `training_queries(seed)` is deterministic in `seed`; nothing here is read from the routing evaluation set.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 import random
 
 from rlar_jax.rewards.routing_data.code_queries import _code
+from rlar_jax.rewards.routing_data.common import multilingual
 from rlar_jax.rewards.routing_data.dialogue_queries import _dialogue
 from rlar_jax.rewards.routing_data.instruction_queries import _instruction
 from rlar_jax.rewards.routing_data.math_queries import _math
@@ -38,7 +42,8 @@ BUILDERS = {"math": _math, "code": _code, "translation": _translation, "dialogue
 
 
 def training_queries(seed: int = 0, per_family: int = PER_FAMILY) -> list[tuple[str, str]]:
-    """(query, family) pairs for every family, at most `per_family` each, duplicates removed; deterministic."""
+    """(query, family) pairs for every family: at most `per_family` sampled from the family's pools, plus
+    its hand-written multilingual queries; duplicates removed; deterministic in `seed`."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for family, build in BUILDERS.items():
@@ -47,6 +52,7 @@ def training_queries(seed: int = 0, per_family: int = PER_FAMILY) -> list[tuple[
         queries = [q for q in dict.fromkeys(queries) if q not in seen]
         if len(queries) > per_family:
             queries = rng.sample(queries, per_family)
+        queries += [q for q in dict.fromkeys(multilingual(rng, family)) if q not in seen and q not in queries]
         seen.update(queries)
         out += [(q, family) for q in queries]
     return out

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from typing import Iterator
 
+MULTILINGUAL = Path(__file__).with_name("multilingual.json")  # hand-written templates in 14 languages
+
 
 def read_jsonl(path: Path) -> Iterator[dict]:
     """The rows of a gzipped JSON-lines file."""
@@ -32,3 +34,17 @@ def casual(rng: random.Random, q: str) -> str:
     if r < 0.25:
         return q.lower()
     return q
+
+
+def multilingual(rng: random.Random, family: str) -> list[str]:
+    """Every hand-written template of `family` in `multilingual.json`, filled once: {n1}..{n3} with
+    integers 2..999, named slots (such as {prog}) with a random pick of their pool. Teaches the router
+    that a query's language is not its family."""
+    data = json.loads(MULTILINGUAL.read_text(encoding="utf-8"))
+    slots = data["slots"]
+    out = []
+    for templates in data["families"].get(family, {}).values():
+        for t in templates:
+            out.append(t.format(**{f"n{i}": rng.randint(2, 999) for i in (1, 2, 3)},
+                                **{k: rng.choice(v) for k, v in slots.items()}))
+    return out

@@ -18,7 +18,7 @@ from rlar_jax.rewards.routing_data.instruction_queries import (
 )
 
 _ADVICE = ("I can't sleep well lately, what could help?", "My coworker keeps taking credit for my work. What "
-           "should I do?", "hey, how's it going?", "Tell me a joke about cats.", "What do you think about remote "
+           "should I do?", "hey, how's your day been?", "Tell me a joke about cats.", "What do you think about remote "
            "work?", "I'm nervous about a job interview tomorrow.", "Can you recommend a good fantasy novel?",
            "What should I cook tonight with chicken and rice?", "How do I get better at public speaking?",
            "I just got dumped and I feel awful.", "Explain how vaccines work in simple terms.", "Is it worth "
@@ -38,6 +38,15 @@ _ADVICE_FRAMES = ("Any tips for {t}?", "What do you think about {t}?", "Tell me 
                   "Write something nice about {t}.", "Explain {t} to me like I'm five.")
 
 
+# Short questions with one factual answer belong to "other", even where a dialogue data set holds them.
+_FACTUAL = ("who ", "when ", "where ", "which ", "what year", "how many", "what is the capital",
+            "what's the name", "what is the name", "what do you call", "how far", "how tall", "how old")
+
+
+def _factual(q: str) -> bool:
+    return len(q) < 100 and q.lower().startswith(_FACTUAL)
+
+
 def _dialogue(rng: random.Random) -> list[str]:
     from rlar_jax.datasets.constraints import REQUESTS, TOPICS
     from rlar_jax.datasets.text import parse_dialogue
@@ -51,15 +60,14 @@ def _dialogue(rng: random.Random) -> list[str]:
         except DataError:
             continue
         out.append(turns[-1] if rng.random() < 0.7 else turns[0])
-    out = rng.sample([q for q in dict.fromkeys(out) if 5 < len(q) < 600], 330)
+    out = rng.sample([q for q in dict.fromkeys(out) if 5 < len(q) < 600 and not _factual(q)], 330)
     bar = []
     for split in ("natural", "neighbor", "gptinst"):
         with gzip.open(bundled_file("llmbar", split), "rt", encoding="utf-8") as f:
             bar += [r["input"] for r in json.load(f)]
     # LLMBar inputs are open requests; drop those the rules see as another family, and short factual questions.
-    factual = ("who ", "when ", "where ", "which ", "what year", "how many", "what is the capital")
     bar = [q for q in dict.fromkeys(bar) if not extract_constraints(q) and len(q) < 1500
-           and _detect_family(q, {}) is None and not (len(q) < 100 and q.lower().startswith(factual))
+           and _detect_family(q, {}) is None and not _factual(q)
            and not any(w in q.lower() for w in ("translat", "code", "function", "python", "calculate", "solve"))]
     out += rng.sample(bar, min(len(bar), 150))
     out += [rng.choice(REQUESTS).format(t=rng.choice(TOPICS)) for _ in range(80)]

@@ -16,7 +16,7 @@ _BOOKS = ("Pride and Prejudice", "War and Peace", "1984", "Don Quixote", "The Od
           "The Divine Comedy", "Les Misérables", "Beloved", "The Trial")
 
 
-_ELEMENTS = ("gold", "iron", "sodium", "potassium", "silver", "tin", "lead", "mercury", "copper", "helium",
+_ELEMENTS = ("platinum", "iron", "sodium", "potassium", "silver", "tin", "lead", "mercury", "copper", "helium",
              "neon", "calcium", "zinc", "uranium", "tungsten", "oxygen")
 
 
@@ -33,12 +33,12 @@ _FACT_FRAMES = (
 _TRIVIA = (
     "Who painted the Mona Lisa?", "How many bones are in the adult human body?", "What year did World War II "
     "end?", "Which planet is known as the Red Planet?", "What is the largest mammal?", "Who discovered "
-    "penicillin?", "What is the boiling point of water in Fahrenheit?", "How many players are on a soccer team?",
-    "Which element has the symbol K?", "What is the longest river in Africa?", "Who composed the Four "
-    "Seasons?", "When did the Berlin Wall fall?", "What is the hardest natural substance?", "How many "
+    "radium?", "What is the boiling point of water in Fahrenheit?", "How many players are on a soccer team?",
+    "Which element has the symbol K?", "What is the longest river in Africa?", "Who composed the Moonlight "
+    "Sonata?", "When did the French Revolution begin?", "What is the densest natural element?", "How many "
     "continents are there?", "Who was the first person to walk on the Moon?", "What is the speed of light in a "
-    "vacuum?", "Which country has the most people?", "What language is spoken in Brazil?", "How many strings "
-    "does a violin have?", "Who invented the telephone?", "What is the smallest prime number?",
+    "vacuum?", "Which country has the most people?", "What language is spoken in Mozambique?", "How many strings "
+    "does a violin have?", "Who invented the light bulb?", "What is the smallest prime number?",
     "What is the freezing point of water in Kelvin?", "Which organ produces insulin?", "What does DNA stand "
     "for?", "Who developed the theory of general relativity?", "In what year did the Titanic sink?",
     "What is the main gas in the Earth's atmosphere?", "How many hearts does an octopus have?",
@@ -130,10 +130,10 @@ _QUOTED_WORKS = (("novel", "Wuthering Heights"), ("play", "Death of a Salesman")
                  ("film", "Seven Samurai"), ("novel", "Anna Karenina"), ("play", "A Doll's House"))
 
 
-_FACT_ASKS = ("Which gas do plants absorb from the air?", "What is the largest organ of the human body?",
+_FACT_ASKS = ("Which gas do plants absorb from the air?", "What is the smallest bone in the human body?",
               "Who proposed the theory of evolution by natural selection?", "Which metal is liquid at room "
               "temperature?", "What is the most spoken language in South America?", "What is the SI unit of "
-              "electric current?", "Which ocean is the deepest?", "Which bird is the fastest in a dive?",
+              "electric current?", "Which ocean is the smallest?", "Which bird is the fastest in a dive?",
               "Which mineral is table salt made of?", "What part of the cell makes energy?", "Who wrote the "
               "national anthem of France?", "Which hormone regulates blood sugar?", "What is a baby kangaroo "
               "called?", "Which composer went deaf but kept writing music?", "Which river flows through Baghdad?",
@@ -169,7 +169,7 @@ def _other_wide(rng: random.Random) -> list[str]:
     out += [f"{a} {b}?" for a, b in tails]
     foreign = ("Wer hat das Telefon erfunden?", "Wer entdeckte Amerika?", "Wie hoch ist die Zugspitze?",
                "Welcher Planet ist der Sonne am nächsten?", "Wann begann der Zweite Weltkrieg?",
-               "Wer schrieb Faust?", "Wie heißt die Hauptstadt von Kanada?", "¿Quién descubrió la penicilina?",
+               "Wer schrieb Faust?", "Wie heißt die Hauptstadt von Australien?", "¿Quién descubrió la penicilina?",
                "¿Cuál es el río más largo del mundo?", "¿En qué año llegó el hombre a la Luna?",
                "¿Quién pintó Las Meninas?", "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
                "d'Europe ?", "Qui a peint La Joconde ?", "Chi ha dipinto la Cappella Sistina?",
