@@ -4,7 +4,6 @@ verdicts and errors of the command."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
