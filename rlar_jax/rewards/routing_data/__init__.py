@@ -52,7 +52,8 @@ def training_queries(seed: int = 0, per_family: int = PER_FAMILY) -> list[tuple[
         queries = [q for q in dict.fromkeys(queries) if q not in seen]
         if len(queries) > per_family:
             queries = rng.sample(queries, per_family)
-        queries += [q for q in dict.fromkeys(multilingual(rng, family)) if q not in seen and q not in queries]
+        taken = seen | set(queries)
+        queries += [q for q in dict.fromkeys(multilingual(rng, family)) if q not in taken]
         seen.update(queries)
         out += [(q, family) for q in queries]
     return out

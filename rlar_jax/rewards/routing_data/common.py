@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 
@@ -36,11 +37,16 @@ def casual(rng: random.Random, q: str) -> str:
     return q
 
 
+@cache
+def _multilingual_data() -> dict:
+    return json.loads(MULTILINGUAL.read_text(encoding="utf-8"))
+
+
 def multilingual(rng: random.Random, family: str) -> list[str]:
     """Every hand-written template of `family` in `multilingual.json`, filled once: {n1}..{n3} with
     integers 2..999, named slots (such as {prog}) with a random pick of their pool. Teaches the router
     that a query's language is not its family."""
-    data = json.loads(MULTILINGUAL.read_text(encoding="utf-8"))
+    data = _multilingual_data()
     slots = data["slots"]
     out = []
     for templates in data["families"].get(family, {}).values():
