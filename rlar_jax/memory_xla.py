@@ -12,7 +12,6 @@ process's resident memory around it. Both need the device count fixed before jax
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import json
 import os
@@ -27,6 +26,7 @@ import numpy as np
 from flax import nnx
 
 from rlar_jax.config import ExperimentConfig, load_config
+from rlar_jax.host_memory import release_freed_memory
 from rlar_jax.memory import Shapes, abstract_model, batch_spec, plan_shapes
 from rlar_jax.models.config import ModelConfig
 from rlar_jax.models.lora import trainable_filter
@@ -112,10 +112,7 @@ def _status_kib(field: str) -> int:
 def _trim() -> None:
     """Collect garbage and return freed heap to the OS, so the resident size counts live memory."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    release_freed_memory()
 
 
 def _concrete_batch(spec: dict[str, jax.ShapeDtypeStruct], vocab: int, mesh: jax.sharding.Mesh) -> dict:

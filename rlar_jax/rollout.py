@@ -142,8 +142,9 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
         # The step sampling token t feeds slot Pl + t - 1, so this window serves t <= size - Pl and its
         # attention reads only the first `size` slots.
         last_t = size - Pl
-        win = _constrain(map_slots(lambda a, axis, size=size: jax.lax.slice_in_dim(a, 0, size, axis=axis), cache),
-                         spec)
+        whole = size == Pl + N  # the last window is the cache itself: updated in place, no second copy
+        win = cache if whole else _constrain(
+            map_slots(lambda a, axis, size=size: jax.lax.slice_in_dim(a, 0, size, axis=axis), cache), spec)
         win_mask = kv_mask[:, :size]
 
         def cond(c: tuple[dict, LayerCache], last_t: int = last_t) -> jax.Array:
@@ -156,6 +157,9 @@ def _decode(graphdef: Any, state: Any, cache: LayerCache, first_logits: jax.Arra
             return record(carry, t, *sample(logits, jax.random.fold_in(key, t))), _constrain(kv, spec)
 
         carry, win = jax.lax.while_loop(cond, body, (carry, win))
+        if whole:
+            cache = win
+            break
         cache = map_slots(lambda full, w, axis, start=start, size=size: jax.lax.dynamic_update_slice_in_dim(
             full, jax.lax.slice_in_dim(w, start, size, axis=axis), start, axis), cache, win)
         start = size

@@ -31,6 +31,7 @@ from rlar_jax.datasets.mixture import load_eval, load_train
 from rlar_jax.grpo import init_opt_state, make_train_step, optimizer_for
 from rlar_jax.grpo_config import GRPOConfig
 from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_report, score_prompts
+from rlar_jax.host_memory import release_freed_memory
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
 from rlar_jax.models.logprobs import completion_logprobs
@@ -153,6 +154,7 @@ class Trainer:
         rollout = generate(self.sampler.get(), prompt_ids, sampling, key, pad_id=self.policy.tokenizer.pad_id,
                            eos_ids=tuple(self.policy.tokenizer.eos_ids), mesh=self.mesh, timings=timings)
         texts = decode_completions(self.policy.tokenizer, rollout, self.mesh)
+        release_freed_memory()  # the prefill and decode workspaces: without this the process keeps their peak
         return rollout, texts, timings
 
     def _score(self, examples: Sequence[Example], texts: list[str]) -> tuple[np.ndarray, list[dict], float]:
@@ -319,6 +321,7 @@ class Trainer:
             m = dict(ms[-1], **{k: v for k, v in ms[0].items() if k.startswith("rollout/")}, update_rows=n_rows)
             timings["update"] = time.perf_counter() - t0
             self._set_params(params)
+            release_freed_memory()  # the update's workspace (gradients, activations)
             position += B
             timings["step"] = time.perf_counter() - t_step
             rewards = gather(rewards_local)
@@ -342,6 +345,7 @@ class Trainer:
                           {"step": step + 1, "position": position,
                            "summary": {k: v for k, v in summary.items() if k.startswith("eval_before")},
                            "eval_before_scores": before.to_json() if before is not None else None})
+                release_freed_memory()  # the serialised copy of params and optimizer state
         if bar is not None:
             bar.close()
         after: HeldOutScores | None = None

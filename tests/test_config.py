@@ -159,7 +159,7 @@ def test_sampling_section_is_the_sampler_schema_with_one_set_of_defaults():
     assert (train.decode_chunk, train.completion_bucket, train.max_decode_windows) == (16, 8, 2)
     assert train.stop_token_ids == (7, 2) and train.top_k == 5 and train.group_size == cfg.sampling.group_size == 4
     assert (held_out.temperature, held_out.group_size, held_out.top_k, held_out.top_p) == (0.5, 1, 0, 1.0)
-    assert held_out.stop_token_ids == (7, 2) and held_out.decode_chunk == 16
+    assert held_out.stop_token_ids == (7, 2) and held_out.decode_chunk == 0  # one window: see held_out()
     assert held_out.prompt_buckets == train.prompt_buckets == tuple(cfg.sampling.prompt_buckets)
     with pytest.raises(ConfigError, match="sampling: SamplingConfig.decode_chunk must be an int >= 0"):
         load_config(ROOT / "configs" / "tiny.yaml", ["sampling.decode_chunk=-1"])

@@ -112,6 +112,30 @@ def test_windowed_attention_equals_one_window(model: CausalLM) -> None:
     np.testing.assert_allclose(np.asarray(one.logprobs), np.asarray(win.logprobs), atol=1e-5)
 
 
+def test_one_window_decodes_the_cache_in_place() -> None:
+    """The last attention window is the cache itself (donated, updated in place): with one window the
+    decode's workspace holds no copy of the cache; each earlier window adds one copy of its slots."""
+    from rlar_jax.rollout import _decode, _Plan, _prefill, _windows
+
+    cfg = ModelConfig(arch="llama", vocab_size=V, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
+                      num_kv_heads=2, head_dim=8, tie_word_embeddings=True)
+    graphdef, state = nnx.split(CausalLM(cfg, rngs=nnx.Rngs(0)))
+    B, Pl, N = 64, 64, 192  # a 4 MiB cache, far larger than the weights and the per-step buffers
+    ids, mask = jnp.ones((B, Pl), jnp.int32), jnp.ones((B, Pl), bool)
+    logits, cache = _prefill(graphdef, state, ids, mask, group_size=1, total_slots=Pl + N, mesh=None)
+    cache_bytes = sum(x.nbytes for x in jax.tree.leaves(cache))
+
+    def temp(chunk: int) -> int:
+        plan = _Plan(prompt_len=Pl, max_new=N, windows=_windows(Pl, N, chunk, 4), temperature=0.0, top_k=0,
+                     top_p=1.0, stop_ids=(1,), pad_id=PAD, mesh=None)
+        compiled = _decode.lower(graphdef, state, cache, logits, mask, jax.random.key(0), plan).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    one, windowed = temp(0), temp(64)  # windows of 128, 192, 256 slots: copies of the first two (3/4, 1/2)
+    assert one < cache_bytes / 4, (one, cache_bytes)
+    assert windowed - one > cache_bytes / 2, (windowed, one, cache_bytes)
+
+
 def test_stop_on_eos_masks_lengths_and_pads(model: CausalLM) -> None:
     free = np.asarray(generate(model, PROMPTS, GREEDY, jax.random.key(0), pad_id=PAD).completion_ids)
     eos = int(free[0, 4])  # row 0 stops at its first occurrence of this token
