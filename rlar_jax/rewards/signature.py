@@ -64,7 +64,11 @@ def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str
     strong = _strong_family(query, meta)
     if strong is not None:
         return strong, "rule", None
-    routed = router.route(query)
+    try:
+        routed = router.route(query)
+    except Exception as e:  # a fault in the learned router never stops scoring: the rules decide
+        routing_mod.disable_router(e)
+        return None, "rules", None
     family, confidence = routed.family, routed.confidence
     if family == "translation" and not translation_cue(query):
         # No word of the query can mark a translation request: the encoder only saw non-English text. The

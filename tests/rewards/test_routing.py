@@ -19,11 +19,12 @@ from rlar_jax.rewards.signature import analyse_query
 EVAL = Path(__file__).parent / "data" / "routing_eval.jsonl"
 # Per-family accuracy of the learned routing on EVAL as measured by bench/routing.py (CPU), less one
 # query's worth for floating-point differences between machines.
-MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 40 / 40, "dialogue": 40 / 41, "instruction": 40 / 40,
-            "other": 40 / 42}
+MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 39 / 40, "dialogue": 41 / 41, "instruction": 40 / 40,
+            "other": 42 / 42}
 CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, written after the first measurement
-# Two more sets written independently of the training queries: `test` (used while developing) and `holdout`.
-INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl" for name in ("test", "holdout")]
+# Sets written independently of the training queries: `test` (used while developing), `holdout` (measured
+# once, then used while developing) and `final` (written by a separate author, measured once).
+INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl" for name in ("test", "holdout", "final")]
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def _hash_encode(texts):
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
-def _head(bias: dict[str, float] | None = None, dim: int = 128) -> routing.RoutingHead:
+def _head(bias: dict[str, float] | None = None, dim: int = 128 + routing.NGRAM_DIMS) -> routing.RoutingHead:
     b = np.array([(bias or {}).get(f, 0.0) for f in TASK_FAMILIES], np.float32)
     return routing.RoutingHead(np.zeros((dim, len(TASK_FAMILIES)), np.float32), b)
 
@@ -204,7 +205,7 @@ def test_eval_accuracy_per_family(real_router):
 
 def test_shipped_head_records_how_it_was_built():
     head = routing.RoutingHead.load()
-    assert head.families == TASK_FAMILIES and head.weight.shape == (2 * 384, len(TASK_FAMILIES))
+    assert head.families == TASK_FAMILIES and head.weight.shape == (2 * 384 + routing.NGRAM_DIMS, len(TASK_FAMILIES))
     info = head.info
     assert info["seed"] == 0 and info["command"].startswith("python -m rlar_jax.rewards.routing --build")
     assert min(info["per_family"].values()) >= 300 and info["train_accuracy"] > 0.95
@@ -227,6 +228,43 @@ def test_missing_head_falls_back_to_rules(fresh_router, monkeypatch, tmp_path, c
     with caplog.at_level(logging.WARNING, logger="rlar_jax.rewards.routing"):
         assert routing.get_router() is None
     assert "none.npz" in caplog.text and analyse_query("hello there").routed_by == "rules"
+
+
+def test_head_of_other_features_falls_back_to_rules(fresh_router, monkeypatch, tmp_path, caplog):
+    old = tmp_path / "old.npz"  # a head built before the n-gram features: 2 x 384 rows
+    routing.RoutingHead(np.zeros((2 * 384, len(TASK_FAMILIES)), np.float32), np.zeros(len(TASK_FAMILIES))).save(old)
+    with pytest.raises(ValueError, match=r"old\.npz: field 'weight' has 768 rows, the router's features have "
+                                         rf"{768 + routing.NGRAM_DIMS} .*--build"):
+        routing.load_router(old)
+    monkeypatch.setattr(routing, "HEAD_FILE", old)
+    with caplog.at_level(logging.WARNING, logger="rlar_jax.rewards.routing"):
+        assert analyse_query("hello there").routed_by == "rules"
+    assert "learned routing unavailable" in caplog.text and "768 rows" in caplog.text
+
+
+def test_router_failing_on_a_query_hands_over_to_the_rules(fresh_router, caplog):
+    class Failing(routing.Router):
+        def route_many(self, queries):
+            raise RuntimeError("encoder crashed")
+
+    routing.set_router(Failing(_hash_encode, _head()))
+    with caplog.at_level(logging.WARNING, logger="rlar_jax.rewards.routing"):
+        f = analyse_query("What is 3 + 4?")
+        g = analyse_query("hello there")
+    assert (f.family, f.routed_by, g.routed_by) == ("math", "rules", "rules")
+    assert caplog.text.count("learned routing failed (RuntimeError: encoder crashed)") == 1
+    assert routing.get_router() is None  # switched off for the rest of the process
+
+
+def test_char_ngrams_are_hashed_normalised_and_script_agnostic():
+    x = routing.char_ngrams(["Oblicz pole koła", "oblicz   POLE koła", "翻訳してください", ""])
+    assert x.shape == (4, routing.NGRAM_DIMS) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x[:3], axis=1), 1.0, rtol=1e-6)
+    assert np.array_equal(x[0], x[1])  # case and whitespace do not matter
+    assert np.isfinite(x[3]).all() and np.linalg.norm(x[3]) == pytest.approx(1.0)  # empty: only "  ", no NaN
+    assert float(x[0] @ x[2]) == pytest.approx(0.0, abs=0.05)  # no shared n-grams: (near) orthogonal
+    # 2-, 3- and 4-grams of " ab ": " a", "ab", "b ", " ab", "ab ", " ab " -> 6 buckets (unless two collide)
+    assert np.count_nonzero(routing.char_ngrams(["ab"])[0]) in (5, 6)
 
 
 def test_low_confidence_keeps_the_rules_decision(fresh_router):

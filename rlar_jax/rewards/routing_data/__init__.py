@@ -17,7 +17,8 @@ them to the planner, plus templated queries that widen the phrasing:
   other        factual short-answer questions (fact tables, science values, places, quoted titles, other
                languages) and multiple-choice questions
 Every family but translation also gets all of its hand-written templates in `multilingual.json` (math, code,
-dialogue, instruction and other in 14 languages, plus English code and short-answer questions), on top of
+dialogue, instruction and other in 14+ languages, plus English everyday facts and multiple choice, devops
+and git requests, opinions and stories, and probability questions), on top of
 the sampled `per_family`, so that the language of a query does not decide its family.
 Some templates are written casually (`casual`: lower case, no final punctuation) as people type them.
 `training_queries(seed)` is deterministic in `seed`; nothing here is read from the routing evaluation set.
