@@ -202,7 +202,8 @@ class SamplingSection(SamplingConfig):
     def held_out(self, eos_ids: Sequence[int]) -> SamplingConfig:
         """The held-out evaluation's: eval_temperature, one completion per prompt, no top-k/top-p cut, and one
         attention window: an evaluation batch's cache is several times a rollout's, and a window's copy of it
-        would be the run's largest buffer (630 MB at 64 x (160 + 96)) for a decode about 7% faster."""
+        would be the run's largest buffer (630 MB at 64 x (160 + 96)), and the default's whole evaluation took
+        no longer without it (BENCHMARKS.md, "Memory of the default run")."""
         return self.sampler(tuple(eos_ids), temperature=self.eval_temperature, group_size=1, top_p=1.0, top_k=0,
                             decode_chunk=0)
 
