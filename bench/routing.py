@@ -14,7 +14,10 @@ the router's training queries had been widened, and before the router was measur
 `routing_test.jsonl` and `routing_holdout.jsonl` (300 queries each, 50 per family) were written together,
 independently of the training queries; `test` is used while developing, `holdout` was measured once and
 then used while developing too. `routing_final.jsonl` (300, 50 per family) was written by a separate author
-who saw neither the training queries nor the router, and was measured once for the reported figure.
+who saw neither the training queries nor the router, measured once, then used while developing.
+`routing_final2.jsonl` (300, 50 per family) was written the same way by another author; after it was
+written, the router changed only by dropping training queries that (nearly) equalled one of its queries,
+and it was measured once for the reported figure.
 Every query is analysed without a task tag or meta, once with `routing="rules"` (the rules alone) and once
 with `routing="learned"` (high-precision rules, then the router above its threshold, then the rules).
 

@@ -41,7 +41,8 @@ class QueryFeatures:
     multiple_choice: bool = False
     short_answer: bool = False
     has_reference: bool = False
-    routed_by: str = "rules"  # "tag", "rule" (high-precision rule), "router" or "rules" (fallback)
+    routed_by: str = "rules"  # "tag", "rule" (high-precision rule), "router", "router_low" (below the
+    #                         threshold where the rules see no family) or "rules" (fallback)
     confidence: float | None = None  # the router's top probability when it was asked
 
     @property
@@ -77,6 +78,10 @@ def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str
         family = max(rest, key=rest.__getitem__)
         confidence = rest[family] / max(sum(rest.values()), 1e-12)
     if confidence < router.threshold:
+        # The rules decide; where they see no family, a router family above the floor beats their default.
+        if (confidence >= routing_mod.FALLBACK_FLOOR and not constraints
+                and _detect_family(query, meta) is None):
+            return family, "router_low", confidence
         return None, "rules", confidence
     if constraints and family in ("dialogue", "other"):
         family = "instruction"

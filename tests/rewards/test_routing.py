@@ -19,12 +19,14 @@ from rlar_jax.rewards.signature import analyse_query
 EVAL = Path(__file__).parent / "data" / "routing_eval.jsonl"
 # Per-family accuracy of the learned routing on EVAL as measured by bench/routing.py (CPU), less one
 # query's worth for floating-point differences between machines.
-MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 39 / 40, "dialogue": 41 / 41, "instruction": 40 / 40,
+MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 40 / 40, "dialogue": 41 / 41, "instruction": 40 / 40,
             "other": 42 / 42}
 CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, written after the first measurement
 # Sets written independently of the training queries: `test` (used while developing), `holdout` (measured
-# once, then used while developing) and `final` (written by a separate author, measured once).
-INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl" for name in ("test", "holdout", "final")]
+# once, then used while developing), `final` and `final2` (each written by a separate author and measured
+# once; `final` was then used while developing).
+INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl"
+               for name in ("test", "holdout", "final", "final2")]
 
 
 @pytest.fixture
@@ -288,7 +290,22 @@ def test_confident_router_decides_after_the_strong_rules(fresh_router):
     assert analyse_query("Write a function f.", meta={"tests": ["assert f()"]}).has_tests
     assert analyse_query("tell me something", "gsm8k").family == "math"  # the task tag first
     routing.set_router(routing.Router(_hash_encode, _head({"other": 5.0}), threshold=1.0))
-    assert analyse_query("tell me something").family == "dialogue"  # below threshold: the rules' fallback
+    f = analyse_query("tell me something")  # below threshold, but the rules see no family: above the floor
+    assert (f.family, f.routed_by) == ("other", "router_low")
+
+
+@pytest.mark.parametrize("p_other, family, routed_by", [(0.47, "other", "router_low"), (0.40, "dialogue", "rules")])
+def test_below_threshold_the_floor_decides_where_the_rules_see_no_family(fresh_router, p_other, family, routed_by):
+    # "other" gets probability p_other, the five other families share the rest equally.
+    logit = float(np.log(p_other * 5 / (1 - p_other)))
+    routing.set_router(routing.Router(_hash_encode, _head({"other": logit})))
+    assert routing.FALLBACK_FLOOR <= 0.47 < routing.THRESHOLD and 0.40 < routing.FALLBACK_FLOOR
+    f = analyse_query("tell me something")
+    assert (f.family, f.routed_by) == (family, routed_by)
+    assert f.confidence == pytest.approx(p_other, rel=1e-5)
+    # Where the rules do see a family, they keep deciding below the threshold.
+    g = analyse_query("What is 17 * 23?")
+    assert (g.family, g.routed_by) == ("math", "rules")
 
 
 def test_router_translation_needs_a_translation_cue(fresh_router):

@@ -31,7 +31,7 @@ _FACT_FRAMES = (
 
 
 _TRIVIA = (
-    "Who painted the Mona Lisa?", "How many bones are in the adult human body?", "What year did World War II "
+    "Who painted The Last Supper?", "How many bones are in the adult human body?", "What year did World War II "
     "end?", "Which planet is known as the Red Planet?", "What is the largest mammal?", "Who discovered "
     "radium?", "What is the boiling point of water in Fahrenheit?", "How many players are on a soccer team?",
     "Which element has the symbol K?", "What is the longest river in Africa?", "Who composed the Moonlight "
@@ -78,7 +78,7 @@ def _other_more(rng: random.Random) -> list[str]:
     events = ("the Berlin Wall come down", "the first Moon landing happen", "the Eiffel Tower open", "the Titanic "
               "sink", "World War I start", "the printing press appear in Europe", "Columbus reach the Americas",
               "the Roman Empire fall", "India become independent", "the euro come into use", "the Wright brothers fly")
-    acronyms = ("UNESCO", "NATO", "HTML", "FIFA", "GDP", "LASER", "RADAR", "UNICEF", "CPU", "OPEC", "SCUBA", "PDF")
+    acronyms = ("UNESCO", "NATO", "HTML", "FIFA", "GDP", "LASER", "RADAR", "UNICEF", "RAM", "OPEC", "SCUBA", "PDF")
     landmarks = ("the Taj Mahal", "Machu Picchu", "the Acropolis", "Angkor Wat", "the Alhambra", "Petra",
                  "the Golden Gate Bridge", "Table Mountain", "the Sagrada Família", "Uluru")
     counts = (("legs", "a spider"), ("players", "a basketball team"), ("strings", "a cello"), ("moons", "Mars"),
@@ -170,7 +170,7 @@ def _other_wide(rng: random.Random) -> list[str]:
     foreign = ("Wer hat das Telefon erfunden?", "Wer entdeckte Amerika?", "Wie hoch ist die Zugspitze?",
                "Welcher Planet ist der Sonne am nächsten?", "Wann begann der Zweite Weltkrieg?",
                "Wer schrieb Faust?", "Wie heißt die Hauptstadt von Australien?", "¿Quién descubrió la penicilina?",
-               "¿Cuál es el río más largo del mundo?", "¿En qué año llegó el hombre a la Luna?",
+               "¿Cuál es el río más largo del mundo?", "¿En qué año cayó el Muro de Berlín?",
                "¿Quién pintó Las Meninas?", "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
                "d'Europe ?", "Qui a peint La Joconde ?", "Chi ha dipinto la Cappella Sistina?",
                "Qual é o maior país da América do Sul?", "Wie is de koning van Nederland?", "Кто написал «Войну и "
