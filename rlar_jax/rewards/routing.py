@@ -332,9 +332,9 @@ def train_head(embeddings: np.ndarray, labels: Sequence[str], *, steps: int = TR
 
 
 def build(out: str | Path = HEAD_FILE, seed: int = 0,
-          encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> dict[str, Any]:
-    """Build the routing head from `routing_data.training_queries(seed)` and save it to `out`; returns its info
-    (training counts per family, training accuracy, settings)."""
+          encode: Callable[[Sequence[str]], np.ndarray] | None = None, steps: int = TRAIN_STEPS) -> dict[str, Any]:
+    """Build the routing head from `routing_data.training_queries(seed)` (`steps` full-batch steps) and save
+    it to `out`; returns its info (training counts per family, training accuracy, settings)."""
     from rlar_jax.rewards.routing_data import training_queries
 
     t0 = time.perf_counter()
@@ -347,7 +347,7 @@ def build(out: str | Path = HEAD_FILE, seed: int = 0,
         encoder_name = getattr(encode, "__qualname__", "custom")
     emb = features(encode, [routing_text(q) for q, _ in pairs])
     labels = [f for _, f in pairs]
-    head = train_head(emb, labels)
+    head = train_head(emb, labels, steps=steps)
     pred = np.asarray(head.families)[np.argmax(head.probs(emb), axis=1)]
     info = dict(head.info, seed=seed, encoder=encoder_name, n_train=len(pairs),
                 per_family={f: labels.count(f) for f in TASK_FAMILIES},

@@ -398,11 +398,11 @@ def test_train_head_separates_and_is_deterministic():
 
 def test_build_writes_a_loadable_head(tmp_path):
     out = tmp_path / "head.npz"
-    info = routing.build(out, seed=0, encode=_hash_encode)
+    info = routing.build(out, seed=0, encode=_hash_encode, steps=20)  # the shipped head: TRAIN_STEPS
     head = routing.RoutingHead.load(out)
-    assert head.info["per_family"] == info["per_family"] and head.info["seed"] == 0
+    assert head.info["per_family"] == info["per_family"] and (head.info["seed"], head.info["steps"]) == (0, 20)
     assert set(info["per_family"]) == set(TASK_FAMILIES) and info["n_train"] == sum(info["per_family"].values())
-    again = routing.build(tmp_path / "again.npz", seed=0, encode=_hash_encode)
+    again = routing.build(tmp_path / "again.npz", seed=0, encode=_hash_encode, steps=20)
     assert np.array_equal(routing.RoutingHead.load(tmp_path / "again.npz").weight, head.weight)
     assert again["per_family"] == info["per_family"]
 
