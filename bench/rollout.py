@@ -20,7 +20,9 @@ The sides alternate for `--pairs` rounds (ours, peer(s), ours, peer(s), ...) and
 medians over the rounds; the ratio is the median of the per-round ratios (bench/_pairs.py).
 Our compile time is reported separately; our time splits into prefill and decode (per step), HF's
 prefill is measured as a 1-new-token generate (OMP_WAIT_POLICY=PASSIVE for torch). `--profile` adds
-XLA op totals of one extra call of ours (first round).
+XLA op totals of one extra call of ours (first round). Our decode is also set against its physical
+limit: the bytes a step must read (weights + the K/V filled so far) over this machine's memory bandwidth
+(a jitted 1 GiB array update, measured in our side's process).
 
 Ends with one JSON line per peer:
 {"bench": "rollout", "ours": .., "peer": .., "unit": "new_tokens/s", "ratio": .., "peer_name": ..}.
@@ -86,12 +88,57 @@ def side_ours(args: argparse.Namespace) -> dict:
     best = _best(runs)
     assert all(len(row) == args.new_tokens for row in best["ids"])
     out = dict(runs=[{k: v for k, v in r.items() if k != "ids"} for r in runs], best=best,
-               compile=first["wall"] - best["wall"], first=first["wall"], prompts=prompts)
+               compile=first["wall"] - best["wall"], first=first["wall"], prompts=prompts,
+               step_bytes=decode_step_bytes(lm.model, lm.config, args.batch, args.prompt_len, args.new_tokens),
+               bandwidth=memory_bandwidth())
     if args.profile:
         out["profile"] = profile_decode(lambda: run())
     if not Path(args.export_dir, "config.json").exists():
         export_hf(lm.model, lm.config, lm.tokenizer, args.export_dir)
     return out
+
+
+def memory_bandwidth(gib: float = 1.0, repeats: int = 5) -> dict[str, float]:
+    """Bytes/s of the XLA CPU runtime the decode uses, best of `repeats` passes over a `gib` GiB float32
+    array: "read" (a jitted sum) and "copy" (a jitted in-place update of a donated array, read + write
+    counted). In place, since a fresh 1 GiB output costs its page faults: without donation the same update
+    measured 6.7 GB/s against 50.7."""
+    import jax
+    import jax.numpy as jnp
+
+    def best(fn) -> float:
+        fn()
+        t_best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            t_best = min(t_best, time.perf_counter() - t)
+        return t_best
+
+    n = int(gib * 2**30) // 4
+    x = jnp.ones(n, jnp.float32)
+    total = jax.jit(jnp.sum)
+    read = 4 * n / best(lambda: total(x).block_until_ready())
+    scale = jax.jit(lambda a: a * 1.0001, donate_argnums=0)
+    state = {"x": x}
+
+    def update() -> None:
+        state["x"] = scale(state["x"])
+        state["x"].block_until_ready()
+
+    return {"read": read, "copy": 8 * n / best(update)}
+
+
+def decode_step_bytes(model, config, rows: int, prompt_len: int, new_tokens: int) -> int:
+    """Bytes a decode step must read at least, averaged over the steps: every weight once (the tied
+    embedding once, as the LM head) and the K/V cache of the slots filled so far (prompt + half the new
+    tokens on average), for `rows` rows."""
+    import jax
+    from flax import nnx
+
+    weights = sum(x.nbytes for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    per_slot = config.num_layers * 2 * config.num_kv_heads * config.head_dim * 4  # float32 K and V
+    return int(weights + rows * per_slot * (prompt_len + new_tokens / 2))
 
 
 def profile_decode(fn) -> list[tuple[str, float]]:
@@ -234,6 +281,13 @@ def main(argv: list[str] | None = None) -> None:
           f"prefill {med(ob, 'prefill'):.2f}s, decode {med(ob, 'decode'):.2f}s = "
           f"{med(ob, 'decode') / steps * 1e3:.1f} ms/step; compile {med(ours, 'compile'):.1f}s "
           f"(first call {med(ours, 'first'):.1f}s); bests per round {[round(b['wall'], 2) for b in ob]}")
+    step_ms = med(ob, "decode") / steps * 1e3
+    read, copy = (median([r["bandwidth"][k] for r in ours]) for k in ("read", "copy"))
+    bound_ms = ours[0]["step_bytes"] / read * 1e3
+    print(f"memory-bandwidth bound of a decode step: {ours[0]['step_bytes'] / 2**20:.0f} MiB to read (weights + "
+          f"K/V filled so far, average) at {read / 1e9:.1f} GB/s (jitted sum of 1 GiB; an in-place copy moves "
+          f"{copy / 1e9:.1f} GB/s read + write) = {bound_ms:.1f} ms/step; our decode {step_ms:.1f} ms/step is at "
+          f"{bound_ms / step_ms:.0%} of the bound")
     for name, secs in ours[0].get("profile", []):
         print(f"  XLA op time (thread-summed) {name:<40} {secs:7.2f}s")
     lines = []
