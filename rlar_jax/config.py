@@ -22,6 +22,7 @@ __all__ = ["ConfigError", "ExperimentConfig", "apply_override", "build", "load_c
 
 
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")  # model.dtype / model.param_dtype
+BF16_MAX_B2 = 0.995  # largest optim.b2 with bfloat16 moments (1 - b2 above half of bfloat16's 2^-8 step)
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -282,6 +283,17 @@ class OptimSection:
     b1: float = 0.9
     b2: float = 0.99
     max_grad_norm: float = 1.0
+    # Storage of AdamW's two moments; the update itself runs in float32. "bfloat16" halves them: for the
+    # 135M default, -0.48 GB resident between updates, but the update's float32 copies of them take most of
+    # it back at its peak (-0.31 GB XLA, -0.18 GB run peak; BENCHMARKS.md). Needs b2 <= 0.995: a step moves
+    # the second moment by (1 - b2), which must stay above bfloat16's resolution.
+    moment_dtype: Literal["float32", "bfloat16"] = "float32"
+
+    def __post_init__(self) -> None:
+        if self.moment_dtype == "bfloat16" and self.b2 > BF16_MAX_B2:
+            raise ValueError(f"optim.b2 ({self.b2}) with optim.moment_dtype bfloat16: each step changes the second "
+                             f"moment by 1 - b2 = {1 - self.b2:.3g}, below bfloat16's resolution (2^-8); use "
+                             f"b2 <= {BF16_MAX_B2} or moment_dtype float32")
 
 
 @dataclasses.dataclass

@@ -64,13 +64,15 @@ def make_optimizer(
     b2: float = 0.99,
     max_grad_norm: float = 1.0,
     schedule: str = "cosine",
+    moment_dtype: str = "float32",
 ) -> optax.GradientTransformation:
     """AdamW after global-norm clipping; lr: linear warmup 0 -> ``lr``, then ``schedule``: "cosine"
     (decay to 0 at ``total_steps``), "linear" (straight to 0 at ``total_steps``) or "constant".
 
     Defaults follow common GRPO practice (TRL: lr 1e-6, max_grad_norm 1.0; b2 0.99 as in DeepSeekMath/
     DAPO). Weight decay applies to >= 2-D parameters only (not biases/norm scales). The learning rate
-    used by the last update is readable with :func:`current_learning_rate`.
+    used by the last update is readable with :func:`current_learning_rate`. ``moment_dtype`` "bfloat16"
+    stores both moments in bfloat16 (:func:`moments_stored_as`); the update runs in float32.
     """
     if total_steps < max(warmup_steps, 1):
         raise ValueError(f"total_steps ({total_steps}) must be >= max(warmup_steps ({warmup_steps}), 1)")
@@ -86,18 +88,36 @@ def make_optimizer(
         raise ValueError(f"lr_schedule must be 'cosine', 'linear' or 'constant', got {schedule!r}")
     sched = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup_steps), after], [warmup_steps])
     adamw = optax.inject_hyperparams(optax.adamw, static_args=("mask",))
-    return optax.chain(
+    tx = optax.chain(
         optax.clip_by_global_norm(max_grad_norm),
         adamw(learning_rate=sched, b1=b1, b2=b2, weight_decay=weight_decay,
               mask=lambda p: jax.tree.map(lambda x: jnp.ndim(x) >= 2, p)),
     )
+    return tx if moment_dtype == "float32" else moments_stored_as(tx, jnp.dtype(moment_dtype))
+
+
+def moments_stored_as(tx: optax.GradientTransformation, dtype: Any) -> optax.GradientTransformation:
+    """``tx`` with its floating-point state arrays (AdamW's moments, not scalar hyper-parameters) stored
+    in ``dtype``: each update casts them up to float32, runs ``tx`` and casts the new state back."""
+    def stored(x: Any) -> bool:
+        return isinstance(x, jax.Array | jax.ShapeDtypeStruct) and x.ndim >= 1 and jnp.issubdtype(x.dtype, jnp.floating)
+
+    def init(params: Any) -> Any:
+        return jax.tree.map(lambda x: x.astype(dtype) if stored(x) else x, tx.init(params))
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        wide = jax.tree.map(lambda x: x.astype(jnp.float32) if stored(x) else x, state)
+        updates, new = tx.update(updates, wide, params)
+        return updates, jax.tree.map(lambda x, old: x.astype(old.dtype), new, state)
+
+    return optax.GradientTransformation(init, update)
 
 
 def optimizer_for(optim: Any, total_steps: int) -> optax.GradientTransformation:
     """The optimizer of a config's ``optim`` section (:class:`rlar_jax.config.OptimSection`) over
     ``total_steps`` updates: the one place the section's fields map onto :func:`make_optimizer`."""
     return make_optimizer(optim.learning_rate, optim.warmup_steps, max(total_steps, 1), optim.weight_decay,
-                          optim.b1, optim.b2, optim.max_grad_norm, optim.lr_schedule)
+                          optim.b1, optim.b2, optim.max_grad_norm, optim.lr_schedule, optim.moment_dtype)
 
 
 def current_learning_rate(opt_state: Any) -> jax.Array:

@@ -107,6 +107,39 @@ def test_optimizer_schedule_from_config_and_bad_name():
         make_optimizer(1e-3, 0, 10, schedule="step")
 
 
+def test_bfloat16_moments_are_stored_narrow_and_track_the_float32_update():
+    params = {"w": jax.random.normal(jax.random.key(0), (8, 8)), "b": jnp.zeros(8)}
+    full = make_optimizer(1e-2, 0, 10, schedule="constant")
+    narrow = make_optimizer(1e-2, 0, 10, schedule="constant", moment_dtype="bfloat16")
+    s_full, s_narrow = full.init(params), narrow.init(params)
+    adam = s_narrow[1].inner_state[0]
+    assert {x.dtype for x in jax.tree.leaves((adam.mu, adam.nu))} == {jnp.dtype(jnp.bfloat16)}
+    assert adam.count.dtype == jnp.int32  # counters and hyper-parameters keep their dtypes
+    p_full = p_narrow = params
+    step = jax.jit(lambda tx_state, p, g, tx=narrow: tx.update(g, tx_state, p))
+    for k in range(5):
+        g = jax.tree.map(lambda x: jax.random.normal(jax.random.key(k + 1), x.shape), params)
+        u_full, s_full = full.update(g, s_full, p_full)
+        u_narrow, s_narrow = step(s_narrow, p_narrow, g)
+        p_full, p_narrow = optax.apply_updates(p_full, u_full), optax.apply_updates(p_narrow, u_narrow)
+        assert jax.tree.map(lambda x: x.dtype, s_narrow) == jax.tree.map(lambda x: x.dtype, narrow.init(params))
+        # Each update differs from the float32 one only by the moments' rounding (bfloat16: 2^-8 relative),
+        # a few percent of the step size lr = 1e-2 at most, also where the first moment nearly cancels.
+        for a, b in zip(jax.tree.leaves(u_narrow), jax.tree.leaves(u_full)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0.03, atol=3e-4)
+    assert float(current_learning_rate(s_narrow)) == pytest.approx(1e-2)
+
+
+def test_bfloat16_moments_from_config_and_their_b2_limit():
+    cfg = load_config(None, ["optim.moment_dtype=bfloat16"])
+    state = optimizer_for(cfg.optim, 3).init({"w": jnp.ones((2, 2))})
+    assert state[1].inner_state[0].nu["w"].dtype == jnp.bfloat16
+    with pytest.raises(ValueError, match=r"optim\.b2 \(0\.999\) with optim\.moment_dtype bfloat16.*b2 <= 0\.995"):
+        load_config(None, ["optim.moment_dtype=bfloat16", "optim.b2=0.999"])
+    with pytest.raises(ValueError, match=r"optim\.moment_dtype"):
+        load_config(None, ["optim.moment_dtype=float16"])
+
+
 # ----------------------------------------------------------------------------------------- log-probs
 def test_chunked_logprobs_match_unchunked():
     rng = np.random.default_rng(1)
