@@ -314,7 +314,10 @@ def build_plan(cfg: ExperimentConfig, mc: ModelConfig, model_source: str, device
     # the KL reference is the base itself (zero adapters), not a copy.
     trainable = adapter_local * 4 if spec is not None else params
     block_local = sum(n for k, (_, n) in sizes.items() if ".blocks." in f".{k}." and not is_adapter(k))
-    resident = {"params": params, "optimizer state": 2 * trainable,
+    t_size = 4 if spec is not None else p_size
+    # AdamW's two moments, in the parameters' dtype unless optim.moment_dtype narrows them to bfloat16.
+    moments = 2 * (trainable // t_size) * (2 if cfg.optim.moment_dtype == "bfloat16" else t_size)
+    resident = {"params": params, "optimizer state": moments,
                 "reference params": params if cfg.loss.beta > 0 and spec is None else 0}
 
     lmc = local_model_config(mc, shapes.tensor)
@@ -322,7 +325,6 @@ def build_plan(cfg: ExperimentConfig, mc: ModelConfig, model_source: str, device
     rows_dev = shapes.per_device(shapes.rows)
     micro_dev = shapes.per_device(shapes.micro_rows)
     batch = _nbytes(batch_spec(rows_dev, P, T, cfg))
-    t_size = 4 if spec is not None else p_size
     grads = trainable + (trainable // t_size * 4 if shapes.num_micro > 1 else 0)  # + float32 accumulator
     act = train_activation_bytes(cfg, lmc, micro_dev, P, T)
     update = trainable  # AdamW's update tree, after the activations are gone

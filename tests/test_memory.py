@@ -52,6 +52,8 @@ def test_parameter_grad_and_optimizer_bytes_are_the_shards_of_every_parameter():
 
     bf16 = _phase(_plan(TINY, "model.param_dtype=bfloat16", "model.dtype=bfloat16"), TRAIN).parts
     assert bf16["params"] == TINY_PARAMS * 2 and bf16["optimizer state"] == 2 * TINY_PARAMS * 2
+    narrow = _phase(_plan(TINY, "optim.moment_dtype=bfloat16"), TRAIN).parts  # float32 weights, bf16 moments
+    assert narrow["params"] == TINY_PARAMS * 4 and narrow["optimizer state"] == 2 * TINY_PARAMS * 2
     kl = _phase(_plan(TINY, "loss.beta=0.04"), ROLLOUT).parts
     assert kl["reference params"] == TINY_PARAMS * 4
 
