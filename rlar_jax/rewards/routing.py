@@ -14,7 +14,9 @@ and per-family training counts inside; rebuild them with
     python -m rlar_jax.rewards.routing --build [--seed 0] [--out PATH]
 
 Confidence: a prediction counts only when its top probability is at least `THRESHOLD`; below it the
-query goes to the hand-written rules exactly as without a router (`analyse_query`'s documented fallback).
+query goes to the hand-written rules exactly as without a router (`analyse_query`'s documented fallback),
+except where the rules see no family at all: there a prediction at `FALLBACK_FLOOR` or above is taken
+instead of their default ("dialogue").
 When the encoder or the head cannot be loaded, routing logs one warning and uses the rules; it never
 raises. `RLAR_JAX_ROUTING=rules` switches the learned router off.
 """
