@@ -17,7 +17,9 @@ then used while developing too. `routing_final.jsonl` (300, 50 per family) was w
 who saw neither the training queries nor the router, measured once, then used while developing.
 `routing_final2.jsonl` (300, 50 per family) was written the same way by another author; after it was
 written, the router changed only by dropping training queries that (nearly) equalled one of its queries,
-and it was measured once for the reported figure.
+and it was measured once for the reported figure. `routing_final3.jsonl` (360, 60 per family, 131 not in
+English) was written the same way by a third author; before it was measured, training queries that (nearly)
+equalled one of its queries were dropped (word-bigram Jaccard >= 0.6 or equal), and it was measured once.
 Every query is analysed without a task tag or meta, once with `routing="rules"` (the rules alone) and once
 with `routing="learned"` (high-precision rules, then the router above its threshold, then the rules).
 

@@ -51,6 +51,7 @@ _MATH_WORDS = re.compile(r"\b(?:solve|compute|calculate|evaluate|simplify|how ma
 _ARITH = re.compile(r"\d\s*[-+*/×÷^=]\s*\d")
 _OPTION_LINE = re.compile(r"^\s*\(?([A-E])[\).:]\s+\S", re.MULTILINE)
 _OPTION_INLINE = re.compile(r"\(([A-E])\)\s*\w")
+_OPTION_CIRCLED = re.compile(r"([①-⑩])\s*\S")  # the options of Korean, Japanese and Chinese tests
 _TURNS = re.compile(r"^\s*(?:Human|User|Assistant)\s*:", re.MULTILINE)
 
 
@@ -124,7 +125,16 @@ _TRANSLATE_SHORT = tuple(re.compile(p, _I) for p in (
 ))
 # Code no prose request contains: an SQL statement written out, or a regular expression asked for.
 _CODE_STRONG = re.compile(r"\bSELECT\b[^;]{1,300}?\bFROM\b|\b(?:INSERT INTO|CREATE TABLE|DELETE FROM)\b|"
-                          r"\bUPDATE \w+ SET\b|(?i:\b(?:regex(?:es|ps?)?|regular expressions?)\b)")
+                          r"\bUPDATE \w+ SET\b|(?i:\b(?:regex(?:es|ps?)?|regular expressions?)\b)|"
+                          # a regular expression named in 12 languages, an SQL query, a server's config file
+                          r"(?i:expresi[oó]n regular|expression r[ée]guli[eè]re|regul[aä]re[rn]? ausdr[uü]ck|"
+                          r"espressione regolare|express[aã]o regular|reguliere expressie|wyrażeni\w* regularn|"
+                          r"регулярн\w* выражени|正则表达式|正規表現|정규\s?표현식|정규식|düzenli ifade|reguljärt uttryck|"
+                          r"\b(?:sql|mysql|postgres\w*|sqlite)\b[^.?!\n]{0,30}\b(?:query|queries|consulta|requête|"
+                          r"abfrage|запрос|zapytanie|sorgu|statement)|\b(?:query|consulta|requête|abfrage|запрос|"
+                          r"zapytanie|sorgu)\s+(?:en\s+|in\s+|na\s+)?sql\b|\b(?:nginx|apache|caddy|traefik|haproxy|"
+                          r"dockerfile|docker-compose|crontab|systemd)\b[^.?!\n]{0,25}\b(?:config\w*|conf|file|rules?|"
+                          r"unit|entry|block|redirect\w*)\b)")
 
 
 # Anything that can mark a translation request, in any language: a word for "translate", "how do you say",
@@ -136,7 +146,10 @@ _NATIVE_LANGS = ("inglés|español|castellano|francés|alemán|italiano|portugu�
                  "chinesisch|japanisch|russisch|inglese|tedesco|francese|spagnolo|cinese|giapponese|inglês|alemão|"
                  "francês|espanhol|chinês|japonês|engels|duits|frans|spaans|английск|немецк|французск|испанск|"
                  "русск|китайск|японск|angielsk|niemieck|polsk|francusk|hiszpańsk|włosk|rosyjsk|chińsk|japońsk|"
-                 "portugalsk|ingilizce|almanca|türkçe|fransızca|ispanyolca|engelska|svenska|tyska|"
+                 "portugalsk|ingilizce|almanca|türkçe|fransızca|ispanyolca|japonca|rusça|arapça|korece|çince|"
+                 "italyanca|engelska|svenska|tyska|franska|spanska|japanska|kinesiska|japans|italiaans|chinees|"
+                 "bahasa (?:inggris|jepang|jerman|prancis|perancis|arab|belanda|mandarin|korea|spanyol|indonesia|"
+                 "rusia|italia|melayu)|tiếng (?:anh|nhật|pháp|đức|trung|hàn|việt|nga|tây ban nha)|"
                  "अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|फ़्रेंच|फ्रेंच|जर्मन|स्पेनिश")
 _CJK_LANGS = ("英语|英文|中文|法语|德语|日语|西班牙语|俄语|韩语|英語|日本語|中国語|フランス語|ドイツ語|韓国語|영어|한국어|"
               "일본어|중국어|프랑스어|독일어|الإنجليزية|العربية|الفرنسية")
@@ -154,6 +167,54 @@ _TRANSLATION_CUE = re.compile(
 _TRANSLATE_ANY = re.compile(r"translat|traduc|tradu[iz]|übersetz|vertaal|переведи|перевести|переведите|перевод|"
                             r"przetłumacz|tłumacz|翻译|翻譯|翻訳|訳し|訳す|번역|ترجم|çevir|översätt|अनुवाद|\bdịch\b|terjemah", _I)
 _ANY_LANG = re.compile(rf"\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}", _I)
+# "How do you say X in <language>?" in 8 languages: with a language name, a request to translate.
+_HOW_SAY = re.compile(r"\bhow (?:do|would|can) (?:you|i|we) say\b|c[oó]mo se dice|comment (?:dit-on|dire|on dit)|"
+                      r"wie sagt man|come si dice|como se diz|как (?:сказать|будет)|怎么说|怎麼說|何と言|뭐라고", _I)
+
+
+# Anything that can mark a programming request, in any language: code-like characters and identifiers,
+# and words of programming, tools, file formats and the web in 14+ languages. Deliberately broad: it only
+# permits the router's "code"; a query with none of these (advice, life decisions, "how does X work" in
+# plain words) is no programming request whatever topic words pull the router towards code.
+_CODE_CUE = re.compile(
+    r"[`{}\[\];=<>\\|$#@]|\w\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z][a-zA-Z]+\b|\w\.[a-z]{2,4}\b|"
+    r"\b(?:React|Vue|Spring|Swift|Rust|Ruby|Node|Express|Gin|Go|Flutter|Rails)\b|(?<![A-Za-z])(?:Go|C)(?![A-Za-z])|"
+    r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|JOIN|INDEX|SELECT|WHERE|NoSQL)\b|c\+\+|c#|C#|\.NET|asp\.net|ASP\.NET|"
+    r"\b[A-Z][a-z]+[A-Z][a-zA-Z]+|(?<!\w)\.[a-z]{2,}|"
+    r"(?i:(?<![a-z])(?:code[sd]?|coding|program(?:s|ming|mer)?|scripts?|functions?|methods?|class(?:es)?|variables?|"
+    r"arrays?|lists?|dict(?:ionary)?|strings?|integers?|loops?|bugs?|debug\w*|errors?|exceptions?|stack ?trace|"
+    r"compil\w+|syntax|api|apis|endpoints?|json|xml|yaml|csv|html|css|js|javascript|typescript|python|java|c\+\+|"
+    r"rust|golang|ruby|php|swift|kotlin|scala|perl|lua|haskell|sql|mysql|postgres\w*|sqlite|database|"
+    r"queries|query|regex\w*|bash|shell|zsh|terminal|command(?:s| line)?|cli|git|github|gitlab|docker\w*|"
+    r"kubernetes|k8s|nginx|apache|caddy|traefik|server|linux|unix|powershell|excel|spreadsheets?|formula|macro|"
+    r"vba|apps?|website|web ?page|web|frontend|backend|framework|library|package|npm|pip|conda|import|install\w*|"
+    r"deploy\w*|react|vue|angular|svelte|django|flask|fastapi|rails|laravel|spring|node|nodejs|pandas|numpy|"
+    r"pytorch|tensorflow|unit ?tests?|algorithm\w*|recursion|recursive|pointers?|null|async|await|threads?|div|"
+    r"navbar|responsive|cron\w*|config\w*|selector|repo\w*|commit\w*|branch\w*|merge|pull request|"
+    r"pipelines?|ci|lambda|jquery|refactor\w*|implement\w*|snippet|one-liner|binary|hash\w*|parse|pars(?:er|ing)|"
+    r"serial\w+|schema|endpoint|http|https|url|dns|ssl|tls|ssh|vim|emacs|vs ?code|ide|jupyter|notebook|"
+    r"android|ios|xcode|gradle|maven|webpack|eslint|latex|markdown|matlab|arduino|raspberry|makefile|tailwind|"
+    r"bootstrap|curl|wget|fetch|markup|okhttp|axios|sed|awk|grep|port \d+|process(?:es)?|routes?|crud|webhooks?|"
+    r"websockets?|memoi[sz]ation|currying|hoisting|closures?|callbacks?|promises?|generics?|interfaces?|"
+    r"inheritance|polymorphism|decorators?|iterators?|generators?|dataframe|csv|excel|oauth|jwt|tokens?|"
+    r"cookies?|sessions?|cache|caching|login|signup|form|forms|buttons?|modal|dropdown|carousel|widget|"
+    r"dark[- ]mode|localhost|ip address|firewall|vpn|ubuntu|debian|macos|homebrew|brew|virtualenv|venv|protobuf|"
+    r"flexbox|grid|index(?:es)?|pods?|containers?|stack|heap|interpreter|compiler)(?![a-z])|"
+    r"codice|cicli|programa\w*|programm\w*|r[ée]guli|reguljär|regelmatig|стек|куч[аеи]|进程|线程|异步|동기|비동기|"
+    r"도커|자바|파이썬|자바스크립트|파일|بايثون|الكود|البيانات|برمج|formuł|komór|kompilat|interpret|plik\w*|"
+    r"c[oó]digo|kod\w*|код\w*|コード|代码|代碼|코드|程序|程式|プログラム|프로그램|программ\w*|"
+    r"funci[oó]n|fonction|funktion|funzione|função|functie|функци\w*|関数|函数|함수|fonksiyon|funkcj\w*|"
+    r"skript|скрипт|スクリプト|脚本|스크립트|base de datos|datenbank|база данных|データベース|数据库|데이터베이스|"
+    r"regul[aä]r|регулярн|正则|正規|정규|wyrażeni|запрос|consulta|requête|abfrage|sorgu|zapytani|クエリ|查询|쿼리|"
+    r"метод|méthode|método|klasse|clase|класс|클래스|类|クラス|数组|配列|배열|массив|arreglo|tableau|список|"
+    r"리스트|列表|リスト|bucle|boucle|schleife|цикл|循环|ループ|반복문|ошибк|erreur|fehler|errore|erro|hata|błąd|"
+    r"エラー|错误|报错|에러|오류|버그|バグ|компил|コンパイル|编译|컴파일|sunucu|serveur|servidor|сервер|服务器|"
+    r"サーバ|서버|komut|commande|befehl|comando|команд|命令|コマンド|명령)")
+
+
+def code_cue(query: str) -> bool:
+    """True when the query contains anything that can mark a programming request (`_CODE_CUE`)."""
+    return _CODE_CUE.search(query) is not None
 
 
 def translation_cue(query: str) -> bool:
@@ -194,7 +255,8 @@ def _is_multiple_choice(query: str, meta: Mapping[str, Any]) -> bool:
     if isinstance(meta.get("choices") or meta.get("options"), (list, dict)):
         return True
     letters = set(_OPTION_LINE.findall(query)) or set(_OPTION_INLINE.findall(query))
-    return len(letters) >= 3 and {"A", "B"} <= letters
+    circled = set(_OPTION_CIRCLED.findall(query))
+    return (len(letters) >= 3 and {"A", "B"} <= letters) or (len(circled) >= 3 and {"①", "②"} <= circled)
 
 
 def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
@@ -215,7 +277,8 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
     """The rules precise enough to override the router: tests or answer options in meta, a code block or
     definition, an explicit request to translate into a named language, three or more lettered options, an
     SQL statement or a request for a regular expression, a short translation request naming the target
-    language ("Say 'X' in Greek"), a verb of translating in any of 15 languages with a language name, a format constraint stated in words in a request the rules give no
+    language ("Say 'X' in Greek"), a verb of translating (or "how do you say") in any of 15 languages with a language
+    name, a format constraint stated in words in a request the rules give no
     other family."""
     if _tests_in(meta) or _CODE_BLOCK.search(query):
         return "code"
@@ -229,7 +292,8 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
         return "code"
     if any(p.search(query) for p in _TRANSLATE_SHORT) and not _PROGRAMMING.search(query):
         return "translation"
-    if _TRANSLATE_ANY.search(query) and _ANY_LANG.search(query) and not _PROGRAMMING.search(query):
+    if (_TRANSLATE_ANY.search(query) or _HOW_SAY.search(query)) and _ANY_LANG.search(query) \
+            and not _PROGRAMMING.search(query):
         return "translation"
     if _states_format(query) and _detect_family(query, meta) is None:
         return "instruction"

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES  # noqa: F401 (re-exported)
 from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family, _tests_in,
-                                         translation_cue)
+                                         translation_cue, code_cue)
 from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints  # noqa: F401 (re-exported)
 
 SIGNATURE_MODES: tuple[str, ...] = ("task", "per_query")
@@ -71,12 +71,15 @@ def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str
         routing_mod.disable_router(e)
         return None, "rules", None
     family, confidence = routed.family, routed.confidence
-    if family == "translation" and not translation_cue(query):
-        # No word of the query can mark a translation request: the encoder only saw non-English text. The
-        # best other family decides, with its probability among the other families.
-        rest = {f: p for f, p in routed.probs.items() if f != "translation"}
-        family = max(rest, key=rest.__getitem__)
-        confidence = rest[family] / max(sum(rest.values()), 1e-12)
+    # A router family whose cue is absent is refused, and the best other family decides with its probability
+    # among the others. Translation: no word can mark a translation request (the encoder only saw
+    # non-English text). Code: nothing is about programming (topic words such as a tech career or "how does
+    # X work" pulled the encoder towards code).
+    for gated, cue in (("translation", translation_cue), ("code", code_cue)):
+        if family == gated and not cue(query):
+            rest = {f: p for f, p in routed.probs.items() if f != gated}
+            family = max(rest, key=rest.__getitem__)
+            confidence = rest[family] / max(sum(rest.values()), 1e-12)
     if confidence < router.threshold:
         # The rules decide; where they see no family, a router family above the floor beats their default.
         if (confidence >= routing_mod.FALLBACK_FLOOR and not constraints

@@ -94,7 +94,7 @@ _DIFFS = ("== and === in JavaScript", "a list and a tuple in Python", "an interf
 
 
 _TOOLS = ("squash my last three commits in git", "delete a remote branch in git", "resolve a merge conflict",
-          "make a sticky header with CSS", "vertically align text in a div", "make images responsive in CSS",
+          "vertically align text in a div", "make images responsive in CSS",
           "find files larger than 1 GB from the command line", "replace a word in many files with sed",
           "see which process is using port 8080", "set up nginx as a reverse proxy for a Node app",
           "group a pandas DataFrame by two columns and sum", "merge two DataFrames on a key column",

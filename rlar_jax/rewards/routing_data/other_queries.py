@@ -12,7 +12,7 @@ _CAPITALS = ("France", "Japan", "Kenya", "Canada", "Peru", "Norway", "Egypt", "V
 
 
 _BOOKS = ("Pride and Prejudice", "War and Peace", "1984", "Don Quixote", "The Odyssey", "Moby-Dick", "Hamlet",
-          "One Hundred Years of Solitude", "The Great Gatsby", "Crime and Punishment", "Frankenstein", "Ulysses",
+          "The Great Gatsby", "Crime and Punishment", "Frankenstein", "Ulysses",
           "The Divine Comedy", "Les Misérables", "Beloved", "The Trial")
 
 
@@ -31,7 +31,7 @@ _FACT_FRAMES = (
 
 
 _TRIVIA = (
-    "Who painted The Last Supper?", "How many bones are in the adult human body?", "What year did World War II "
+    "Who painted The Last Supper?", "What year did World War II "
     "end?", "Which planet is known as the Red Planet?", "What is the largest mammal?", "Who discovered "
     "radium?", "What is the boiling point of water in Fahrenheit?", "How many players are on a soccer team?",
     "Which element has the symbol K?", "What is the longest river in Africa?", "Who composed the Moonlight "
@@ -39,7 +39,7 @@ _TRIVIA = (
     "continents are there?", "Who was the first person to walk on the Moon?", "What is the speed of light in a "
     "vacuum?", "Which country has the most people?", "What language is spoken in Mozambique?", "How many strings "
     "does a violin have?", "Who invented the light bulb?", "What is the smallest prime number?",
-    "What is the freezing point of water in Kelvin?", "Which organ produces insulin?", "What does DNA stand "
+    "What is the freezing point of water in Kelvin?", "What does DNA stand "
     "for?", "Who developed the theory of general relativity?", "In what year did the Titanic sink?",
     "What is the main gas in the Earth's atmosphere?", "How many hearts does an octopus have?",
     "What is the currency of the United Kingdom?", "Which is the largest desert in the world?",
@@ -75,8 +75,8 @@ def _other(rng: random.Random) -> list[str]:
 
 
 def _other_more(rng: random.Random) -> list[str]:
-    events = ("the Berlin Wall come down", "the first Moon landing happen", "the Eiffel Tower open", "the Titanic "
-              "sink", "World War I start", "the printing press appear in Europe", "Columbus reach the Americas",
+    events = ("the Panama Canal open", "the first Moon landing happen", "the Eiffel Tower open", "the Hoover "
+              "Dam open", "World War I start", "the printing press appear in Europe", "Columbus reach the Americas",
               "the Roman Empire fall", "India become independent", "the euro come into use", "the Wright brothers fly")
     acronyms = ("UNESCO", "NATO", "HTML", "FIFA", "GDP", "LASER", "RADAR", "UNICEF", "RAM", "OPEC", "SCUBA", "PDF")
     landmarks = ("the Taj Mahal", "Machu Picchu", "the Acropolis", "Angkor Wat", "the Alhambra", "Petra",
@@ -130,7 +130,7 @@ _QUOTED_WORKS = (("novel", "Wuthering Heights"), ("play", "Death of a Salesman")
                  ("film", "Seven Samurai"), ("novel", "Anna Karenina"), ("play", "A Doll's House"))
 
 
-_FACT_ASKS = ("Which gas do plants absorb from the air?", "What is the smallest bone in the human body?",
+_FACT_ASKS = ("What is the smallest bone in the human body?",
               "Who proposed the theory of evolution by natural selection?", "Which metal is liquid at room "
               "temperature?", "What is the most spoken language in South America?", "What is the SI unit of "
               "electric current?", "Which ocean is the smallest?", "Which bird is the fastest in a dive?",
