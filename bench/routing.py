@@ -20,6 +20,8 @@ written, the router changed only by dropping training queries that (nearly) equa
 and it was measured once for the reported figure. `routing_final3.jsonl` (360, 60 per family, 131 not in
 English) was written the same way by a third author; before it was measured, training queries that (nearly)
 equalled one of its queries were dropped (word-bigram Jaccard >= 0.6 or equal), and it was measured once.
+`routing_final4.jsonl` (360, 60 per family, 120 not in English) was written by a fourth author the same way,
+decontaminated the same way after the router of that round was decided, and measured once.
 Every query is analysed without a task tag or meta, once with `routing="rules"` (the rules alone) and once
 with `routing="learned"` (high-precision rules, then the router above its threshold, then the rules).
 

@@ -12,4 +12,7 @@ LANGUAGES: dict[str, str] = {
     "czech": "cs", "polish": "pl", "ukrainian": "uk", "arabic": "ar", "hindi": "hi", "turkish": "tr",
     "swedish": "sv", "finnish": "fi", "greek": "el", "hebrew": "he", "croatian": "hr", "icelandic": "is",
     "estonian": "et", "romanian": "ro", "vietnamese": "vi", "indonesian": "id", "danish": "da",
+    "latin": "la", "swahili": "sw", "thai": "th", "bengali": "bn", "persian": "fa", "farsi": "fa", "urdu": "ur",
+    "tamil": "ta", "tagalog": "tl", "filipino": "tl", "malay": "ms", "norwegian": "no", "hungarian": "hu",
+    "catalan": "ca", "serbian": "sr", "bulgarian": "bg", "slovak": "sk",
 }

@@ -48,7 +48,7 @@ _LATEX = re.compile(r"\\(?:frac|sqrt|cdot|times|int|sum|pi|le|ge|left|right|begi
 _MATH_WORDS = re.compile(r"\b(?:solve|compute|calculate|evaluate|simplify|how many|how much|how far|how long|"
                          r"how old|what is the (?:sum|product|value|remainder|area|probability|number|total|"
                          r"average)|find the|integral|derivative|equation|percent|remainder)\b", _I)
-_ARITH = re.compile(r"\d\s*[-+*/×÷^=]\s*\d")
+_ARITH = re.compile(r"\d\s*[-+*/×÷^=]\s*\d++(?!\s*(?:words?|sentences?|paragraphs?|pages?|lines|bullet|items))")
 _OPTION_LINE = re.compile(r"^\s*\(?([A-E])[\).:]\s+\S", re.MULTILINE)
 _OPTION_INLINE = re.compile(r"\(([A-E])\)\s*\w")
 _OPTION_CIRCLED = re.compile(r"([①-⑩])\s*\S")  # the options of Korean, Japanese and Chinese tests
@@ -65,6 +65,7 @@ _LAYOUT = _UNITS.replace("characters|", "")  # "a story with 3 characters" is no
 _FORMAT = tuple(re.compile(p, _I) for p in (
     rf"\b(?:exactly|at most|at least|no more than|no fewer than|no less than|fewer than|less than|under|"
     rf"a maximum of|a minimum of|not exceeding|not exceed|between {_N} and)\s+{_N}\s+{_UNITS}",
+    rf"\b{_N}\s*(?:-|–|to)\s*{_N}\s+{_UNITS}",
     rf"\b(?:in|with|using|into|of|as)\s+(?:just\s+|only\s+)?{_N}\s+(?:short\s+)?{_LAYOUT}(?:\s+or (?:less|fewer))?"
     rf"(?=\s*(?:[.,;:!?)]|$|and\b|or\b|each\b|separated\b|about\b|on\b|that\b|where\b|with\b))",
     r"\b(?:without|never|avoid|(?:do not|don't|must not|cannot|can't|should not|shouldn't)\s+(?:use|include|"
@@ -105,6 +106,23 @@ _FORMAT = tuple(re.compile(p, _I) for p in (
     r"\bin bold\b",
     rf"\b(?:the word|the keyword|keywords?)\s+[\"'‘“][^\"”'’]{{1,30}}[\"”'’][^.\n]{{0,40}}\b{_N}\s+times\b",
 ))
+# Length and case constraints written in other languages: a count next to a word for words, sentences or
+# paragraphs (or characters, in Chinese, Japanese and Korean), and words for lower or upper case.
+_FORMAT_OTHER_LANGS = re.compile(
+    r"\d+\s*(?:كلمة|كلمات|शब्द|पैराग्राफ|अनुच्छेद|वाक्य|từ\b|câu\b|đoạn\b|คำ|ย่อหน้า|слов|предложени|абзац|"
+    r"Wörter|Sätze|Absätze|mots\b|phrases\b|paragraphes|palabras|frases|párrafos|parole\b|frasi\b|paragrafi|"
+    r"palavras|parágrafos|woorden|zinnen|alinea|słów|zdań|akapit|kelime|cümle|paragraf|字|段|句话|文字|段落|"
+    r"단어|문장|문단|단락|자 이내|자 이상|מילים|משפטים|פסקאות|শব্দ|বাক্য|অনুচ্ছেদ|maneno|sentensi|kata\b|kalimat|"
+    r"λέξεις|λέξεων|προτάσεις|παραγράφους|slov\b|vět\b|odstav|cuvinte|propoziții|paragrafe|کلمه|جمله|پاراگراف|"
+    r"الفاظ|جملے|சொற்கள|வாக்கியங்கள|salita|pangungusap)|<<\s*>>|chữ thường|chữ in hoa|minúsculas|mayúsculas|"
+    r"maiúsculas|Kleinbuchstaben|Großbuchstaben|minuscules|majuscules|строчными|заглавными|прописными|小写|大写|"
+    r"大文字|小文字|küçük harf|büyük harf|małymi literami|wielkimi literami|in maiuscolo|in minuscolo|"
+    r"parentesi angolari|corchetes angulares|chevrons|угловых скоб", re.IGNORECASE)
+_PER_TIME = re.compile(r"\d+\s*\S+\s+(?:в|за|per|por|pro|par|al|na|a)\s+(?:минуту|час|minut|minute|hora|hour|Stunde|heure)",
+                       re.IGNORECASE)  # "60 слов в минуту": a rate in a word problem, no length constraint
+# Layout units of prose: a count of them is a constraint on the answer even in a request about programming.
+_PROSE_FORMAT = re.compile(rf"\b{_N}\s+(?:short\s+)?(?:bullet(?:\s*points?|s)?|paragraphs?|sentences?|stanzas?|"
+                           rf"highlighted (?:sections|parts|phrases)|placeholders)\b|<<[^<>\n]*>>", re.IGNORECASE)
 # Requests about programming or markup: there "lowercase", "JSON" or "under 10 lines" describe code, not
 # the layout of the answer, so the format rule leaves them to the router.
 _PROGRAMMING = re.compile(r"\b(?:python|javascript|typescript|java|c\+\+|c#|rust|golang|sql|bash|shell|regex|"
@@ -123,6 +141,7 @@ _TRANSLATE_SHORT = tuple(re.compile(p, _I) for p in (
     rf"\b(?:put|render|turn|convert|change|rewrite|give me|write|say)\s+(?:this|that|it|these|those|the following|"
     rf"my)\b(?:\s+[\w'-]+){{0,3}}?\s+(?:into|in|to){_LANG_END}",
 ))
+_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|«[^»\n]*»|„[^“”\n]*[“”]|「[^」\n]*」|『[^』\n]*』|(?<!\w)'[^'\n]*'(?!\w)")
 # Code no prose request contains: an SQL statement written out, or a regular expression asked for.
 _CODE_STRONG = re.compile(r"\bSELECT\b[^;]{1,300}?\bFROM\b|\b(?:INSERT INTO|CREATE TABLE|DELETE FROM)\b|"
                           r"\bUPDATE \w+ SET\b|(?i:\b(?:regex(?:es|ps?)?|regular expressions?)\b)|"
@@ -150,12 +169,19 @@ _NATIVE_LANGS = ("inglés|español|castellano|francés|alemán|italiano|portugu�
                  "italyanca|engelska|svenska|tyska|franska|spanska|japanska|kinesiska|japans|italiaans|chinees|"
                  "bahasa (?:inggris|jepang|jerman|prancis|perancis|arab|belanda|mandarin|korea|spanyol|indonesia|"
                  "rusia|italia|melayu)|tiếng (?:anh|nhật|pháp|đức|trung|hàn|việt|nga|tây ban nha)|"
+                 "англійськ|польськ|німецьк|французьк|українськ|іспанськ|італійськ|японськ|китайськ|"
+                 "kiingereza|kiswahili|kifaransa|kiarabu|kijerumani|αγγλικ|ελληνικ|γαλλικ|γερμανικ|angličtin|"
+                 "češtin|němčin|francouzštin|engleză|română|franceză|germană|ingles|tagalog|po angielsku|"
+                 "po niemiecku|po francusku|po hiszpańsku|po polsku|po rosyjsku|latin|latim|latein|"
                  "अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|फ़्रेंच|फ्रेंच|जर्मन|स्पेनिश")
 _CJK_LANGS = ("英语|英文|中文|法语|德语|日语|西班牙语|俄语|韩语|英語|日本語|中国語|フランス語|ドイツ語|韓国語|영어|한국어|"
-              "일본어|중국어|프랑스어|독일어|الإنجليزية|العربية|الفرنسية")
+              "일본어|중국어|프랑스어|독일어|الإنجليزية|العربية|الفرنسية|אנגלית|עברית|צרפתית|גרמנית|ספרדית|ערבית|"
+              "רוסית|ইংরেজি|বাংলা|হিন্দি|ภาษาอังกฤษ|ภาษาไทย|ภาษาจีน|ภาษาญี่ปุ่น|ภาษาฝรั่งเศส|ภาษาเกาหลี|انگلیسی|"
+              "فارسی|انگریزی|اردو|ஆங்கில|தமிழ்")
 _TRANSLATION_CUE = re.compile(
     r"translat|trad[uú]|übersetz|verta(?:al|le)|перев[оеи]|перекл|přelož|tłumacz|翻[译譯訳]|訳|번역|ترجم|अनुवाद|"
-    r"çevir|översätt|käännä|μετάφρ|\bdịch\b|terjemah|oversæt|oversett|\bsay\b[^.?!\n]{0,40}\bin\b|"
+    r"çevir|översätt|käännä|μετάφρ|\bdịch\b|terjemah|oversæt|oversett|תרגם|תתרגם|לתרגם|תרגום|অনুবাদ|แปล|"
+    r"tafsiri|மொழிபெயர்|isalin|po angielsku|po niemiecku|po francusku|po hiszpańsku|como fica em|\bsay\b[^.?!\n]{0,40}\bin\b|"
     r"c[oó]mo se dice|comment (?:dit-on|dire|on dit)|wie sagt man|come si dice|como se diz|как (?:сказать|будет)|"
     rf"怎么说|何と言|뭐라고|übertrag|\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}|"
     r"\b[A-Za-z]{2}(?:-[A-Za-z]{2})?\s*(?:->|→|=>|>)\s*[A-Za-z]{2}\b", _I)
@@ -165,10 +191,13 @@ _TRANSLATION_CUE = re.compile(
 # translate ("Przetłumacz na angielski: ...", "переведи на немецкий: ..."). No training query of another
 # family matches both.
 _TRANSLATE_ANY = re.compile(r"translat|traduc|tradu[iz]|übersetz|vertaal|переведи|перевести|переведите|перевод|"
-                            r"przetłumacz|tłumacz|翻译|翻譯|翻訳|訳し|訳す|번역|ترجم|çevir|översätt|अनुवाद|\bdịch\b|terjemah", _I)
+                            r"przetłumacz|tłumacz|翻译|翻譯|翻訳|訳し|訳す|번역|ترجم|çevir|översätt|अनुवाद|\bdịch\b|terjemah|"
+                            r"תרגם|תתרגם|לתרגם|תרגום|অনুবাদ|แปล|tafsiri|переклад|перекласти|перекладіть|переклади|"
+                            r"μετάφρ|přelož|மொழிபெயர்|isalin|isasalin", _I)
 _ANY_LANG = re.compile(rf"\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}", _I)
 # "How do you say X in <language>?" in 8 languages: with a language name, a request to translate.
 _HOW_SAY = re.compile(r"\bhow (?:do|would|can) (?:you|i|we) say\b|c[oó]mo se dice|comment (?:dit-on|dire|on dit)|"
+                      r"como fica em|\bjak\b[^?\n]{0,25}\bpo (?:angielsku|niemiecku|francusku|hiszpańsku|włosku)|"
                       r"wie sagt man|come si dice|como se diz|как (?:сказать|будет)|怎么说|怎麼說|何と言|뭐라고", _I)
 
 
@@ -223,9 +252,12 @@ def translation_cue(query: str) -> bool:
 
 
 def _states_format(query: str) -> bool:
-    """True when the query states a verifiable format constraint in words (`_FORMAT`) and is not about
-    programming."""
-    return any(p.search(query) for p in _FORMAT) and not _PROGRAMMING.search(query)
+    """True when the query states a verifiable format constraint in words (`_FORMAT`, `_FORMAT_OTHER_LANGS`) and
+    is not about programming, or counts layout units of prose (`_PROSE_FORMAT`) whatever its topic."""
+    if _PROSE_FORMAT.search(query):
+        return True
+    other_langs = _FORMAT_OTHER_LANGS.search(query) is not None and not _PER_TIME.search(query)
+    return (any(p.search(query) for p in _FORMAT) or other_langs) and not _PROGRAMMING.search(query)
 
 
 def _tests_in(meta: Mapping[str, Any]) -> bool:
@@ -290,10 +322,11 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
         return "other"
     if _CODE_STRONG.search(query):
         return "code"
-    if any(p.search(query) for p in _TRANSLATE_SHORT) and not _PROGRAMMING.search(query):
+    request = _QUOTED.sub(" ", query)  # programming words inside the text to translate do not count
+    if any(p.search(query) for p in _TRANSLATE_SHORT) and not _PROGRAMMING.search(request):
         return "translation"
     if (_TRANSLATE_ANY.search(query) or _HOW_SAY.search(query)) and _ANY_LANG.search(query) \
-            and not _PROGRAMMING.search(query):
+            and not _PROGRAMMING.search(request):
         return "translation"
     if _states_format(query) and _detect_family(query, meta) is None:
         return "instruction"

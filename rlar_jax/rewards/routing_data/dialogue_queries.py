@@ -22,7 +22,7 @@ _ADVICE = ("I can't sleep well lately, what could help?", "My coworker keeps tak
            "work?", "I'm nervous about a job interview tomorrow.", "Can you recommend a good fantasy novel?",
            "What should I cook tonight with chicken and rice?", "How do I get better at public speaking?",
            "I just got dumped and I feel awful.", "Explain how vaccines work in simple terms.", "Is it worth "
-           "learning the piano as an adult?", "What are some fun things to do in Lisbon?", "Help me plan a "
+           "learning the piano as an adult?", "What should I not miss on a weekend in Porto?", "Help me plan a "
            "surprise party for my sister.", "Write an email to my landlord about a broken heater.",
            "Why is the sky blue?", "My dog keeps barking at night, any advice?", "What's the meaning of life?",
            "Summarize the pros and cons of electric cars.", "Can you help me write a toast for my brother's "

@@ -18,7 +18,9 @@ _BASES = ("Write a haiku about {t}.", "Draft a cover letter for a job at {t}.", 
 _TOPICS = ("a bakery in Paris", "the history of the internet", "a robot learning to paint", "a weekend in Rome",
            "time management", "a new smartphone", "the water cycle", "volunteering at an animal shelter",
            "a company picnic", "quantum computers", "a mountain hike", "the benefits of reading",
-           "a jazz festival", "a dragon who loves tea", "space tourism", "a lost wallet")
+           "a jazz festival", "a dragon who loves tea", "space tourism", "a lost wallet",
+           # technical topics: constraints on the answer's form make these instruction requests, not code
+           "recursion in programming", "how a hash map works", "big O notation", "version control with Git")
 
 
 _CONSTRAINTS = (

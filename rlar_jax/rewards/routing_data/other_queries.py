@@ -169,7 +169,7 @@ def _other_wide(rng: random.Random) -> list[str]:
     out += [f"{a} {b}?" for a, b in tails]
     foreign = ("Wer hat das Telefon erfunden?", "Wer entdeckte Amerika?", "Wie hoch ist die Zugspitze?",
                "Welcher Planet ist der Sonne am nächsten?", "Wann begann der Zweite Weltkrieg?",
-               "Wer schrieb Faust?", "Wie heißt die Hauptstadt von Australien?", "¿Quién descubrió la penicilina?",
+               "Wer schrieb Faust?", "Wie viele Bundesländer hat Österreich?", "¿Quién descubrió la penicilina?",
                "¿Cuál es el río más largo del mundo?", "¿En qué año cayó el Muro de Berlín?",
                "¿Quién pintó Las Meninas?", "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
                "d'Europe ?", "Qui a peint La Joconde ?", "Chi ha dipinto la Cappella Sistina?",

@@ -91,7 +91,7 @@ def _translation(rng: random.Random) -> list[str]:
         s_name = _NAMES["en"].get(src, "")
         frame = rng.choice(_FRAMES[req])
         out.append(frame.format(T=_NAMES[req][tgt], X=text, S=f"{s_name} " if s_name and rng.random() < 0.5 else ""))
-    words = ("good morning", "thank you very much", "where is the bathroom", "I love you", "happy birthday",
+    words = ("good morning", "thank you very much", "where is the train station", "I love you", "happy birthday",
              "see you tomorrow", "how much does this cost", "nice to meet you")
     for _ in range(60):
         w, t = rng.choice(words), rng.choice(list(_NAMES["en"].values())[1:])
