@@ -23,8 +23,9 @@ import re
 from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES  # noqa: F401 (re-exported)
-from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family, _tests_in,
-                                         translation_cue, code_cue)
+from rlar_jax.rewards.query_cues import code_cue, translation_cue
+from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family,
+                                         _tests_in)
 from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints  # noqa: F401 (re-exported)
 
 SIGNATURE_MODES: tuple[str, ...] = ("task", "per_query")

@@ -23,10 +23,10 @@ MEASURED = {"math": 42 / 42, "code": 40 / 40, "translation": 40 / 40, "dialogue"
             "other": 42 / 42}
 CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, written after the first measurement
 # Sets written independently of the training queries: `test` (used while developing), `holdout` (measured
-# once, then used while developing), `final` to `final4` (each written by a separate author and measured
-# once; all but `final4` were then used while developing).
+# once, then used while developing), `final` to `final5` (each written by a separate author and measured
+# once; all but `final5` were then used while developing).
 INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl"
-               for name in ("test", "holdout", "final", "final2", "final3", "final4")]
+               for name in ("test", "holdout", "final", "final2", "final3", "final4", "final5")]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ _ELEMENTS = ("platinum", "iron", "sodium", "potassium", "silver", "tin", "lead",
 
 _FACT_FRAMES = (
     "What is the capital of {c}?", "Which city is the capital of {c}?", "capital of {c}?",
-    "What currency is used in {c}?", "What is the official language of {c}?", "On which continent is {c}?",
+    "What currency is used in {c}?", "On which continent is {c}?",
     "Who wrote {b}?", "Who is the author of {b}?", "In which century was {b} written?",
     "What is the chemical symbol for {e}?", "What is the atomic number of {e}?", "Is {e} a metal?",
     "Who was the first president of {c}?", "What is the population of {c}, roughly?",
@@ -136,7 +136,7 @@ _FACT_ASKS = ("What is the smallest bone in the human body?",
               "electric current?", "Which ocean is the smallest?", "Which bird is the fastest in a dive?",
               "Which mineral is table salt made of?", "What part of the cell makes energy?", "Who wrote the "
               "national anthem of France?", "Which hormone regulates blood sugar?", "What is a baby kangaroo "
-              "called?", "Which composer went deaf but kept writing music?", "Which river flows through Baghdad?",
+              "called?", "Which composer went deaf but kept writing music?", "Which metal is most used in household wiring?",
               "What do bees collect to make honey?", "Which empire built Machu Picchu?", "What is the hardest "
               "bone in the body?", "Which country has the longest coastline?", "What instrument has 47 strings?")
 
@@ -171,7 +171,7 @@ def _other_wide(rng: random.Random) -> list[str]:
                "Welcher Planet ist der Sonne am nächsten?", "Wann begann der Zweite Weltkrieg?",
                "Wer schrieb Faust?", "Wie viele Bundesländer hat Österreich?", "¿Quién descubrió la penicilina?",
                "¿Cuál es el río más largo del mundo?", "¿En qué año cayó el Muro de Berlín?",
-               "¿Quién pintó Las Meninas?", "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
+               "Qui a inventé l'imprimerie ?", "Quelle est la plus haute montagne "
                "d'Europe ?", "Qui a peint La Joconde ?", "Chi ha dipinto la Cappella Sistina?",
                "Qual é o maior país da América do Sul?", "Wie is de koning van Nederland?", "Кто написал «Войну и "
                "мир»?", "谁发明了电话？", "日本の首都はどこですか？", "Hvad er hovedstaden i Norge?",
