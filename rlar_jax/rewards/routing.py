@@ -16,7 +16,8 @@ and per-family training counts inside; rebuild them with
 Confidence: a prediction counts only when its top probability is at least `THRESHOLD`; below it the
 query goes to the hand-written rules exactly as without a router (`analyse_query`'s documented fallback),
 except where the rules see no family at all: there a prediction at `FALLBACK_FLOOR` or above is taken
-instead of their default ("dialogue").
+instead of their default ("dialogue"). A "translation" or "code" prediction also needs a cue of that family
+in the query (`rlar_jax.rewards.query_cues`); without one the best other family decides.
 When the encoder or the head cannot be loaded, routing logs one warning and uses the rules; it never
 raises. `RLAR_JAX_ROUTING=rules` switches the learned router off.
 """
