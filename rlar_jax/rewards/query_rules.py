@@ -14,8 +14,7 @@ from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES
 from rlar_jax.rewards.query_cues import (ANY_LANGUAGE, HOW_SAY, MATH_WORDS, PROGRAM_WORDS, TRANSLATE_VERB,
-                                        WHICH_OF_FOLLOWING,
-                                        states_format_in_other_language)
+                                        WHICH_OF_FOLLOWING, states_format_in_other_language)
 
 _LANG = "|".join(sorted(LANGUAGES, key=len, reverse=True))
 
