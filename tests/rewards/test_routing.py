@@ -13,7 +13,7 @@ import pytest
 from rlar_jax.rewards import routing
 from rlar_jax.rewards.families import TASK_FAMILIES
 from rlar_jax.rewards.planner import OfflinePlanner
-from rlar_jax.rewards.query_rules import _strong_family
+from rlar_jax.rewards.query_rules import _detect_family, _strong_family
 from rlar_jax.rewards.signature import analyse_query
 
 EVAL = Path(__file__).parent / "data" / "routing_eval.jsonl"
@@ -320,6 +320,47 @@ def test_router_translation_needs_a_translation_cue(fresh_router):
     routing.set_router(routing.Router(_hash_encode, _head({"translation": 4.4})))  # the others tie at 0.2 each
     f = analyse_query("Ma soeur a trois chats.")
     assert f.routed_by == "rules" and f.confidence == pytest.approx(0.2)  # below the threshold: the rules decide
+
+
+def test_router_code_needs_a_programming_cue(fresh_router):
+    # A head that always says "code" (logit 4.4), then "dialogue" (2.4), then the four others (0).
+    routing.set_router(routing.Router(_hash_encode, _head({"code": 4.4, "dialogue": 2.4})))
+    for q in ("help me decide whether to move in with my partner after a year of dating",
+              "How does a blockchain work, in plain words?", "Mi consigli un buon libro per l'estate?"):
+        f = analyse_query(q)
+        assert (f.family, f.routed_by) == ("dialogue", "router"), q  # no cue: the best other family
+        assert f.confidence == pytest.approx(np.exp(2.4) / (np.exp(2.4) + 4), rel=1e-6)
+    for q in ("my Flask view returns 405 on POST", "Як у Git створити нову гілку?", "how do I center a div",
+              "написать функцию на Python", "이 함수가 왜 None을 반환하나요?", "fix: users.map is not a function"):
+        assert analyse_query(q).family == "code", q
+
+
+@pytest.mark.parametrize("query,family", [
+    # constraints written in other languages, counts as digits or as words, quoted phrases
+    ("Schreibe ein Gedicht über den Winter mit genau vier Zeilen.", "instruction"),
+    ("Опиши своє місто не більше ніж у 60 словах.", "instruction"),
+    ("Scrivi una recensione che deve iniziare con 'Finalmente'.", "instruction"),
+    ("Viết một đoạn giới thiệu bản thân, toàn bộ bằng chữ thường.", "instruction"),
+    ("Describe big O notation in exactly 3 bullet points and no code blocks.", "instruction"),
+    ("Was bedeutet das Wort \"Fernweh\"?", None),  # a quoted word without "use" / "avoid" is no constraint
+    # translation requests in languages and scripts the English-only encoder reads poorly
+    ("תתרגם לאנגלית: 'אני מחפש דירה'", "translation"),
+    ("Tafsiri kwa Kiingereza: 'Habari za asubuhi'", "translation"),
+    ("¿Cómo se dice 'te echo de menos' en alemán?", "translation"),
+    ("Render this line into Latin: 'The library opens at dawn.'", "translation"),  # "library" is quoted text
+    # multiple choice with circled or numbered options, regular expressions named in other languages
+    ("다음 중 가장 큰 행성은? ① 지구 ② 화성 ③ 목성 ④ 금성", "other"),
+    ("Which of the following is a prime number? 1) 21 2) 23 3) 27 4) 33", "other"),
+    ("Potřebuju regulární výraz na kontrolu PSČ", "code"),
+])
+def test_multilingual_cues(query, family):
+    assert _strong_family(query, {}) == family
+
+
+def test_count_ranges_and_rates_are_not_misread():
+    assert _detect_family("Write a speech for my team, 150-200 words.", {}) is None  # a range, no arithmetic
+    assert _detect_family("What is 150-20?", {}) == "math"
+    assert _strong_family("Она печатает 60 слов в минуту. Сколько слов за час?", {}) is None  # a rate
 
 
 def test_translate_verb_in_any_language_with_a_language_name_is_a_rule(fresh_router):
