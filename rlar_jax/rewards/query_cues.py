@@ -14,7 +14,9 @@ import re
 from rlar_jax.languages import LANGUAGES
 
 _I = re.IGNORECASE
-_LANG = "|".join(sorted(LANGUAGES, key=len, reverse=True))
+# Every English language name as one alternation, longest first (so "mandarin" is not read as a prefix).
+LANGUAGE_NAMES = "|".join(sorted(LANGUAGES, key=len, reverse=True))
+_LANG = LANGUAGE_NAMES
 
 # Length and case constraints written in other languages: a count next to a word for words, sentences or
 # paragraphs (or characters, in Chinese, Japanese and Korean), and words for lower or upper case.

@@ -13,10 +13,10 @@ import re
 from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES
-from rlar_jax.rewards.query_cues import (ANY_LANGUAGE, HOW_SAY, MATH_WORDS, PROGRAM_WORDS, TRANSLATE_VERB,
-                                        WHICH_OF_FOLLOWING, states_format_in_other_language)
+from rlar_jax.rewards.query_cues import (ANY_LANGUAGE, HOW_SAY, LANGUAGE_NAMES, MATH_WORDS, PROGRAM_WORDS,
+                                        TRANSLATE_VERB, WHICH_OF_FOLLOWING, states_format_in_other_language)
 
-_LANG = "|".join(sorted(LANGUAGES, key=len, reverse=True))
+_LANG = LANGUAGE_NAMES
 
 # Dataset task tags -> (family, qualifier); matched in order against the lower-cased tag.
 _TAGS: tuple[tuple[str, str, str | None], ...] = (
