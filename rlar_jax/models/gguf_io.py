@@ -141,6 +141,10 @@ class GGUFSource:
         """One tensor, dequantized, with llama q/k rows back in HF order."""
         t = self.tensors[key]
         w = np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float32).reshape(self.shape(key))
+        if np.may_share_memory(w, t.data):
+            # A float32 tensor comes back as a view of the memory-mapped file; JAX on CPU may keep that
+            # buffer without copying, which would pin the whole mapping (~100 MB resident) for the run.
+            w = w.copy()
         if self.cfg.arch == "llama":
             if key.endswith("self_attn.q_proj.weight"):
                 w = unpermute_qk(w, self.cfg.num_heads)

@@ -80,3 +80,17 @@ def test_gguf_has_no_classifier_head(tmp_path):
     path = write_gguf(randomize(CLASSES["llama"](hf_config("llama"))), tmp_path / "m.gguf")
     with pytest.raises(ValueError, match="head must be 'causal_lm'"):
         load_gguf(path, head="seq_cls")
+
+
+def test_gguf_tensors_do_not_alias_the_file_mapping(tmp_path):
+    # F32 tensors come out of the reader as views of the memory-mapped file. JAX on CPU may adopt such a
+    # buffer without copying, and then the model pins the whole mapping (resident once read) for its life.
+    from rlar_jax.models.gguf_io import GGUFSource, config_from_gguf
+
+    path = write_gguf(randomize(CLASSES["llama"](hf_config("llama")), seed=5), tmp_path / "pin.gguf")
+    reader = gguf.GGUFReader(path)
+    src = GGUFSource(path, config_from_gguf(reader, str(path)), reader)
+    f32 = [k for k in src.keys() if src.tensors[k].tensor_type == gguf.GGMLQuantizationType.F32]
+    assert f32, "the tiny file should hold float32 tensors"
+    shared = [k for k in src.keys() if np.may_share_memory(src.get(k), reader.data)]
+    assert shared == [], f"tensors still backed by the file mapping: {shared}"
