@@ -2,9 +2,11 @@
 
 Translation verbs and language names (English, native and in other scripts), "how do you say", format
 constraints written in other languages (counts next to a unit, counts written as words after "exactly" or
-"at most", phrases to start or end with, words to use or avoid, upper and lower case), "which of the
-following", words for program and function, and the broad programming cue that permits the router's
-"code". A leaf of the reward system: it imports only the language table.
+"at most", phrases to start or end with, words to use or avoid, upper and lower case, list layouts), "which
+of the following", words for program and function, the broad programming cue that permits the router's
+"code", short factual questions ("in which year", "who wrote") and the requests for an opinion, advice or a
+piece of writing that refuse the router's "other". A leaf of the reward system: it imports only the language
+table.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ FORMAT_WORDS = re.compile(
     r"maiúsculas|Kleinbuchstaben|Großbuchstaben|minuscules|majuscules|строчными|заглавными|прописными|小写|大写|"
     r"大文字|小文字|küçük harf|büyük harf|małymi literami|wielkimi literami|in maiuscolo|in minuscolo|"
     r"parentesi angolari|corchetes angulares|chevrons|угловых скоб|κεφαλαία|πεζά|huruf kecil|huruf besar|"
-    r"büyük harflerle|küçük harflerle|大写字母|小写字母|すべて小文字|大文字で|소문자|대문자|אותיות גדולות|"
+    r"büyük harflerle|küçük harflerle|liste à puces|liste numérotée|lista con viñetas|"
+    r"lista numerada|elenco puntato|elenco numerato|Aufzählungsliste|nummerierte Liste|маркированн\w* списк|"
+    r"нумерованн\w* списк|lista punktowana|lista numerowana|číslovaný seznam|odrážk|madde işaret|numaralı liste|"
+    r"danh sách (?:gạch đầu dòng|đánh số)|项目符号|编号列表|箇条書き|番号付きリスト|글머리 기호|번호 목록|"
+    r"רשימה ממוספרת|क्रमांकित सूची|قائمة مرقمة|فهرست شماره|大写字母|小写字母|すべて小文字|大文字で|소문자|대문자|"
+    r"אותיות גדולות|"
     r"بحروف كبيرة|litere mari|litere mici|velkými písmeny|malými písmeny|nagybetűvel|kisbetűvel", re.IGNORECASE)
 _LINES_ML = (r"Zeilen|lignes|líneas|righe|linhas|regels|строк|рядк|wierszy|linijek|satır|baris|dòng|行|줄|שורות|"
              r"पंक्ति|سطر|σειρ|řádk|rânduri|sorban|sor\b|mistari")
@@ -43,7 +50,7 @@ _UNITS_ML = (r"Wört|Wort|Sätz|Satz|Absätz|mots|phrases|paragraphe|palabras|fr
 # ("genau vier Zeilen", "рівно у двох реченнях").
 COUNT_WORDS = re.compile(
     r"(?:genau|exactement|exactamente|esattamente|exatamente|precies|dokładnie|ровно|рівно|tam olarak|tepat|"
-    r"chính xác|正好|ちょうど|정확히|בדיוק|ठीक|بالضبط|دقیقا|ακριβώς|přesně|exact|pontosan|höchstens|maximal|"
+    r"chính xác|đúng|正好|ちょうど|정확히|בדיוק|ठीक|بالضبط|دقیقا|ακριβώς|přesně|exact|pontosan|höchstens|maximal|"
     r"maximum|máximo|massimo|maximo|не более|не больше|не менше|не більше|nie więcej niż|en fazla|en az|tối đa|"
     r"tối thiểu|không quá|最多|至少|不超过|不少于|以内|최대|이내|לכל היותר|לפחות|अधिकतम|कम से कम|حداکثر|حداقل|"
     r"لا تتجاوز|لا تزيد|على الأقل|μέχρι|τουλάχιστον|nejvýše|nejméně|cel mult|cel puțin|legfeljebb|legalább|"
@@ -82,7 +89,9 @@ _NATIVE_LANGS = ("inglés|español|castellano|francés|alemán|italiano|portugu�
                  "bahasa (?:inggris|jepang|jerman|prancis|perancis|arab|belanda|mandarin|korea|spanyol|indonesia|"
                  "rusia|italia|melayu)|tiếng (?:anh|nhật|pháp|đức|trung|hàn|việt|nga|tây ban nha)|"
                  "англійськ|польськ|німецьк|французьк|українськ|іспанськ|італійськ|японськ|китайськ|"
-                 "kiingereza|kiswahili|kifaransa|kiarabu|kijerumani|αγγλικ|ελληνικ|γαλλικ|γερμανικ|angličtin|"
+                 "kiingereza|kiswahili|kifaransa|kiarabu|kijerumani|αγγλικ|ελληνικ|γαλλικ|γερμανικ|ιταλικ|ισπανικ|ρωσικ|"
+                 "ιαπωνικ|κινεζικ|angol|német|francia|olasz|spanyol|magyar|engelsk|dansk|norsk|tysk|fransk|spansk|"
+                 "englanniksi|ruotsiksi|saksaksi|ranskaksi|espanjaksi|suomeksi|angličtin|"
                  "češtin|němčin|francouzštin|engleză|română|franceză|germană|ingles|tagalog|po angielsku|"
                  "po niemiecku|po francusku|po hiszpańsku|po polsku|po rosyjsku|latin|latim|latein|"
                  "अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|फ़्रेंच|फ्रेंच|जर्मन|स्पेनिश")
@@ -108,13 +117,16 @@ _TRANSLATION_CUE = re.compile(
 TRANSLATE_VERB = re.compile(r"translat|traduc|tradu[iz]|übersetz|vertaal|переведи|перевести|переведите|перевод|"
                             r"przetłumacz|tłumacz|翻译|翻譯|翻訳|訳し|訳す|번역|ترجم|çevir|översätt|अनुवाद|\bdịch\b|terjemah|"
                             r"תרגם|תתרגם|לתרגם|תרגום|অনুবাদ|แปล|tafsiri|переклад|перекласти|перекладіть|переклади|"
-                            r"μετάφρ|přelož|மொழிபெயர்|isalin|isasalin", _I)
+                            r"μετάφρ|přelož|மொழிபெயர்|isalin|isasalin|fordít|käännä|oversæt|oversett", _I)
 ANY_LANGUAGE = re.compile(rf"\b(?:{_LANG})\b|\b(?:{_NATIVE_LANGS})|{_CJK_LANGS}", _I)
 # "How do you say X in <language>?" in 8 languages: with a language name, a request to translate.
 HOW_SAY = re.compile(r"\bhow (?:do|would|can) (?:you|i|we) say\b|c[oó]mo se dice|comment (?:dit-on|dire|on dit)|"
                       r"como fica em|[語语]で[^。？?\n]{0,8}言|"
                       r"\bjak\b[^?\n]{0,25}\bpo (?:angielsku|niemiecku|francusku|hiszpańsku|włosku)|"
-                      r"wie sagt man|come si dice|como se diz|как (?:сказать|будет)|怎么说|怎麼說|何と言|뭐라고", _I)
+                      r"wie sagt man|come si dice|como se diz|как (?:сказать|будет)|怎么说|怎麼說|何と言|뭐라고|hur säger man|"
+                      r"hvordan (?:siger|sier) man|hoe zeg je|كيف (?:أقول|نقول|تقول)|چطور (?:بگویم|می‌گویند)|איך אומרים|"
+                      r"कैसे (?:कहते|कहें)|nasıl denir|nói thế nào|πώς (?:λέγεται|λέμε)|hogy mondják|hogyan mondom|"
+                      r"jak se řekne|cum se spune|miten sanotaan|paano sabihin", _I)
 
 
 # Anything that can mark a programming request, in any language: code-like characters and identifiers,
@@ -180,13 +192,15 @@ PROGRAM_WORDS = re.compile(
     r"प्रोग्राम|फ़ंक्शन|फंक्शन|स्क्रिप्ट|ฟังก์ชัน|โปรแกรม|สคริปต์|funkc|функц|скрипт|函数|程序|脚本|関数|プログラム|"
     r"スクリプト|함수|프로그램|스크립트|تابع|برنامه|اسکریپت|دالة|برنامج|סקריפט|פונקציה|תוכנית|fonksiyon|fungsi|hàm|"
     r"chương trình|función|fonction|funzione|função|\bscripts?\b|\bprogram\b|программу|программа|програму|"
-    r"програма|\berror|returns|not working|doesn't work|fails|exception|\bbug", _I)
+    r"програма|\berror|returns|not working|doesn't work|fails|exception|\bbug|\bcommand|команд|parancs|repositor|"
+    r"репозитор|\brules?\b|\bbutton|tombol|кнопк|botón|bouton|widget", _I)
 
 # "How much is", "what is the result of", "average", "solve" in 20 languages: with a digit, a math question.
 MATH_WORDS = re.compile(r"ناتج|حاصل|میانگین|چقدر می|wie viel ist|wieviel ist|combien font|combien fait|cuánto es|"
                         r"quanto fa|quanto é|сколько будет|скільки буде|ile to jest|ile wynosi|kaç eder|berapa|"
                         r"bao nhiêu|等于多少|是多少|はいくつ|얼마|כמה זה|कितना होता|कितने होंगे|kolik je|cât face|πόσο κάνει|"
-                        r"löse|résous|resuelve|risolvi|resolva|реши|розв'яж|rozwiąż|çöz|selesaikan|giải|解方程|を解|풀어", _I)
+                        r"löse|résous|resuelve|risolvi|resolva|реши|розв'яж|rozwiąż|çöz|selesaikan|giải|解方程|を解|풀어|hur många|"
+                        r"hur mycket|mennyi|hány|কত|کتنے|کتنا|چند درصد|faktori[aá]l|factorial|факториал", _I)
 
 
 def states_format_in_other_language(query: str) -> bool:
@@ -194,3 +208,61 @@ def states_format_in_other_language(query: str) -> bool:
     (`FORMAT_WORDS`, `COUNT_WORDS`, `PHRASE_WORDS`) and no count is a rate ("60 слов в минуту")."""
     found = any(p.search(query) for p in (FORMAT_WORDS, COUNT_WORDS, PHRASE_WORDS))
     return found and not PER_TIME.search(query)
+
+
+# A factual question with a short answer, in 27 languages: "in which year", "who wrote / invented / founded",
+# "what does X stand for", "the national flower", "what's the word for". With no other family in the query,
+# an "other" question (the rules then take it over the router).
+FACT_QUESTION = re.compile(
+    r"\b(?:in )?(?:what|which) year\b|\bwho (?:wrote|composed|painted|directed|invented|discovered|founded|"
+    r"won|was the first)\b|\bstands? for\b|\bfull form of\b|\babbreviation (?:of|for)\b|\bnational (?:flower|bird|"
+    r"animal|poet|anthem|sport|dish|tree|emblem)\b|\bwhat(?:'s| is) the (?:word|term) for\b|"
+    r"\bwhat(?:'s| is) it called when\b|"
+    r"in welchem jahr|wer schrieb|wer komponierte|wer malte|wer erfand|wer entdeckte|wer gründete|wofür steht|"
+    r"en quelle année|qui a écrit|qui a composé|qui a peint|qui a inventé|qui a découvert|qui a fondé|"
+    r"en qué año|quién escribió|quién compuso|quién pintó|quién inventó|quién descubrió|quién fundó|"
+    r"em que ano|quem escreveu|quem compôs|quem pintou|quem inventou|quem descobriu|quem fundou|"
+    r"in (?:che|quale) anno|chi ha scritto|chi scrisse|chi ha composto|chi ha dipinto|chi ha inventato|"
+    r"chi ha scoperto|chi ha fondato|in welk jaar|wie schreef|wie schilderde|wie vond .{1,30} uit|"
+    r"w którym roku|kto napisał|kto skomponował|kto namalował|kto wynalazł|kto odkrył|kto założył|"
+    r"ve? kterém roce|kdo napsal|kdo složil|kdo namaloval|kdo vynalezl|kdo objevil|kdo založil|"
+    r"в каком году|кто написал|кто сочинил|кто нарисовал|кто изобр[её]л|кто открыл|кто основал|"
+    r"как расшифровывается|[ву] якому році|хто написав|хто винайшов|хто відкрив|хто заснував|"
+    r"hangi yıl|kim yazdı|kim yazmıştır|kim icat etti|kim keşfetti|kim kurdu|"
+    r"في أي عام|في أي سنة|من كتب|من ألف|من اخترع|من اكتشف|من أسس|در چه سالی|در کدام سال|چه کسی (?:نوشت|اختراع|کشف|بنیان)|مخفف|"
+    r"گل ملی|شاعر ملی|באיזו שנה|מי כתב|מי הלחין|מי צייר|מי המציא|מי גילה|מי ייסד|किस वर्ष|किस साल|किसने (?:लिखा|लिखी|बनाया|खोज|आविष्कार)|"
+    r"राष्ट्रीय (?:फूल|पक्षी|कवि|पशु|खेल)|का पूरा नाम|کس سال|کس نے (?:لکھا|لکھی|ایجاد)|قومی (?:شاعر|پھول|جانور|کھیل)|কোন সালে|কে লিখেছে|"
+    r"কে আবিষ্কার|জাতীয় (?:ফুল|পাখি|কবি|পশু)|哪一年|哪年|谁写|谁发明|谁发现|谁创立|的缩写|国花|何年に|(?:誰|だれ)が(?:書いた|発明|発見|作曲|描いた|設立)|"
+    r"何の略|国花|몇 ?년에|누가 (?:썼|발명|발견|세웠)|의 약자|năm nào|ai (?:đã )?(?:viết|phát minh|phát hiện|sáng lập)|viết tắt|quốc hoa|"
+    r"tahun berapa|siapa (?:yang )?(?:menulis|penulis|menemukan|mendirikan)|singkatan dari|bunga nasional|ปีใด|"
+    r"ปีไหน|ใครเขียน|ใครประดิษฐ์|ใครค้นพบ|ย่อมาจาก|ดอกไม้ประจำชาติ|vilket år|vem (?:skrev|komponerade|målade|"
+    r"uppfann|upptäckte|grundade)|hvilket år|hvem (?:skrev|komponerte|komponerede|malte|opfandt|oppfant)|"
+    r"minä vuonna|kuka (?:kirjoitti|keksi|löysi|perusti)|melyik évben|ki írta|ki festette|ki találta fel|"
+    r"ki fedezte fel|ki alapította|ποιο έτος|ποια χρονιά|ποιος (?:έγραψε|εφηύρε|ανακάλυψε|ίδρυσε)|în ce an|"
+    r"cine a (?:scris|compus|pictat|inventat|descoperit|fondat)|mwaka gani|nani (?:aliandika|aligundua)|"
+    r"anong taon|sino ang (?:sumulat|nag-imbento|nakatuklas)", _I)
+
+# Asking for an opinion or advice, or for something to be written (imperatives only: "who wrote" is factual):
+# never a short-answer "other" question.
+NOT_FACTUAL = re.compile(
+    r"\bwhat do you think\b|\bshould i\b|\bany (?:tips|advice)\b|\bwrite (?:me|a|an)\b|\b(?:a|an) (?:poem|story|"
+    r"essay|letter|speech)\b|was hältst du|meinst du|soll ich|schreib|qu'en penses|tu penses|penses-tu|"
+    r"devrais-je|écris|écrivez|écrire|poème|une histoire|raconte|qué opinas|crees que|debería|escribe|escríbeme|"
+    r"escribir|poema|cuento|o que (?:você|tu) acha|escreva|escrever|secondo te|cosa ne pensi|dovrei|scrivi|"
+    r"scrivere|poesia|racconto|wat vind je|moet ik|schrijf|как ты думаешь|стоит ли|посоветуй|напиши|стих|"
+    r"рассказ|як ти думаєш|чи варто|порадь|co myślisz|czy powinienem|czy powinnam|napisz|wiersz|opowiadanie|"
+    r"\bsence\b|yazar mısın|\byaz\b|şiir|hikaye|ما رأيك|هل يجب|انصحني|اكتب|قصيدة|قصة|بنویس|داستان|"
+    r"מה דעתך|האם כדאי|כתוב|סיפור|आपकी राय|क्या मुझे|क्या करूँ|लिखो|लिखिए|कविता|कहानी|آپ کی رائے|کیا مجھے|"
+    r"لکھیں|کہانی|আপনার মতে|লিখুন|你觉得|你認為|我应该|我該|写一|寫一|诗|故事|どう思|べきでしょうか|書いて|詩|物語|"
+    r"어떻게 생각|해야 할까|써 ?줘|이야기|bạn nghĩ|có nên|làm sao để|hãy viết|viết (?:cho|một|giúp)|bài thơ|"
+    r"câu chuyện|menurutmu|menurut kamu|sebaiknya|\btulis(?:kan)?\b|buatkan|puisi|cerita|คุณคิดว่า|ช่วยเขียน|"
+    r"เขียนให้|บทกวี|นิทาน|vad tycker du|borde jag|\bskriv\b|\bdikt\b|berättelse|hva synes du|bør jeg|"
+    r"mitä mieltä|pitäisikö|kirjoita|\bruno\b|tarina|mit gondolsz|érdemes|\bírj|történet|τι πιστεύεις|"
+    r"γράψε|ποίημα|ιστορία|ce părere|ar trebui|\bscrie\b|poezie|poveste|unafikiri|\bandika\b|shairi|hadithi|"
+    r"sa tingin mo|dapat ba|isulat mo|\btula\b|kuwento", _I)
+
+
+def factual_cue(query: str) -> bool:
+    """False when the query asks for an opinion, advice or a piece of writing (`NOT_FACTUAL`): the router's
+    "other" (a short factual answer) is refused for it."""
+    return not NOT_FACTUAL.search(query)

@@ -13,8 +13,8 @@ import re
 from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES
-from rlar_jax.rewards.query_cues import (ANY_LANGUAGE, HOW_SAY, LANGUAGE_NAMES, MATH_WORDS, PROGRAM_WORDS,
-                                        TRANSLATE_VERB, WHICH_OF_FOLLOWING, states_format_in_other_language)
+from rlar_jax.rewards.query_cues import (ANY_LANGUAGE, FACT_QUESTION, HOW_SAY, LANGUAGE_NAMES, MATH_WORDS, NOT_FACTUAL,
+                                        PROGRAM_WORDS, TRANSLATE_VERB, WHICH_OF_FOLLOWING, states_format_in_other_language)
 
 _LANG = LANGUAGE_NAMES
 
@@ -33,7 +33,7 @@ _TEST_KEYS = ("tests", "test_list", "test_cases", "unit_tests", "test")
 _I = re.IGNORECASE
 
 _CODE = (
-    re.compile(r"```|\bdef \w+\s*\(|\bclass \w+\s*[:(]|\bimport \w+"),
+    re.compile(r"```|\bdef \w+\s*\(|\bclass \w+\s*[:({]|\bimport \w+"),
     re.compile(r"\b(?:write|implement|create|complete|fix|define|code)\b[^.\n]{0,60}\b(?:function|program|"
                r"script|class|method|snippet|algorithm|one-liner)\b", _I),
     re.compile(r"\b(?:python|javascript|typescript|java|c\+\+|rust|golang|sql|bash)\b[^.\n]{0,40}\b(?:function|"
@@ -106,7 +106,7 @@ _FORMAT = tuple(re.compile(p, _I) for p in (
     rf"\b(?:longer|shorter) than {_N} words\b|\b(?:in|as) (?:one |a )?single (?:sentence|paragraph|line)\b|"
     r"\brefrain from (?:the use of|using) (?:any )?commas\b|\b(?:make sure|be sure|remember) to (?:include|use|mention) "
     r"(?:the )?(?:key)?words?\s+[\"'‘“]|"
-    r"\b(?:answer|respond|reply) with one of the following options\b|\b(?:key ?words?|terms?|phrases?) in bold\b|"
+    r"\b(?:answer|respond|reply) with (?:exactly )?one of(?: the following(?: options)?)?\b|\b(?:key ?words?|terms?|phrases?) in bold\b|"
     r"\bin bold\b",
     rf"\b(?:the word|the keyword|keywords?)\s+[\"'‘“][^\"”'’]{{1,30}}[\"”'’][^.\n]{{0,40}}\b{_N}\s+times\b",
 ))
@@ -194,7 +194,8 @@ def _is_multiple_choice(query: str, meta: Mapping[str, Any]) -> bool:
 
 
 _LANG_NAMES_CODE = re.compile(r"\b(?:python|javascript|typescript|java|php|sql|c\+\+|c#|rust|golang|kotlin|swift|"
-                              r"ruby|bash|powershell|flask|django|react|node\.?js|laravel|spring)\b", _I)
+                              r"ruby|bash|powershell|flask|django|react|node\.?js|laravel|spring|git|flutter|htaccess|docker|nginx|"
+                              r"kubectl|npm|питон|پایتون|パイソン|파이썬)\b", _I)
 
 
 def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
@@ -213,13 +214,18 @@ def _detect_family(query: str, meta: Mapping[str, Any]) -> str | None:
     return None
 
 
+_SHORT_WORDS = 30  # a factual question is short; a long text that mentions "who wrote" is something else
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # two or more numbers: "in what year will 5000 grow to 10000" is math
+
+
 def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
     """The rules precise enough to override the router: tests or answer options in meta, a code block or
     definition, an explicit request to translate into a named language, three or more lettered options, an
     SQL statement or a request for a regular expression, a short translation request naming the target
     language ("Say 'X' in Greek"), a verb of translating (or "how do you say") in any of 15 languages with a language
     name, a format constraint stated in words in a request the rules give no
-    other family."""
+    other family, a short factual question ("in which year", "who wrote") in 27 languages that asks for no
+    opinion or writing and that the rules give no other family."""
     if _tests_in(meta) or _CODE_BLOCK.search(query):
         return "code"
     if isinstance(meta.get("choices") or meta.get("options"), (list, dict)):
@@ -238,4 +244,7 @@ def _strong_family(query: str, meta: Mapping[str, Any]) -> str | None:
         return "translation"
     if _states_format(query) and _detect_family(query, meta) is None:
         return "instruction"
+    if FACT_QUESTION.search(request) and not NOT_FACTUAL.search(query) and len(query.split()) <= _SHORT_WORDS \
+            and len(_NUMBER.findall(query)) < 2 and _detect_family(query, meta) is None:
+        return "other"
     return None

@@ -23,7 +23,7 @@ import re
 from typing import Any, Mapping
 
 from rlar_jax.languages import LANGUAGES  # noqa: F401 (re-exported)
-from rlar_jax.rewards.query_cues import code_cue, translation_cue
+from rlar_jax.rewards.query_cues import code_cue, factual_cue, translation_cue
 from rlar_jax.rewards.query_rules import (_TAGS, _detect_family, _is_multiple_choice, _lang_pair, _strong_family,
                                          _tests_in)
 from rlar_jax.rewards.constraints import constraints_to_meta, extract_constraints  # noqa: F401 (re-exported)
@@ -75,8 +75,8 @@ def _routed_family(query: str, meta: Mapping[str, Any], constraints: Mapping[str
     # A router family whose cue is absent is refused, and the best other family decides with its probability
     # among the others. Translation: no word can mark a translation request (the encoder only saw
     # non-English text). Code: nothing is about programming (topic words such as a tech career or "how does
-    # X work" pulled the encoder towards code).
-    for gated, cue in (("translation", translation_cue), ("code", code_cue)):
+    # X work" pulled the encoder towards code). Other: the query asks for an opinion, advice or writing.
+    for gated, cue in (("translation", translation_cue), ("code", code_cue), ("other", factual_cue)):
         if family == gated and not cue(query):
             rest = {f: p for f, p in routed.probs.items() if f != gated}
             family = max(rest, key=rest.__getitem__)

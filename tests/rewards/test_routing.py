@@ -147,6 +147,17 @@ def test_format_rule_ignores_mere_mentions(query):
     assert _strong_family(query, {}) != "instruction"
 
 
+def test_router_other_needs_a_factual_question(fresh_router):
+    # A head that always says "other" (logit 4.4), then "dialogue" (2.4), then the four others (0).
+    routing.set_router(routing.Router(_hash_encode, _head({"other": 4.4, "dialogue": 2.4})))
+    for q in ("Secondo te conviene comprare casa adesso?", "Écris-moi une histoire courte sur un phare.",
+              "Как ты думаешь, стоит ли учить латынь?", "write me a limerick about my cat"):
+        f = analyse_query(q)
+        assert (f.family, f.routed_by) == ("dialogue", "router"), q  # opinion or writing: the best other family
+    for q in ("Quelle est la monnaie du Danemark ?", "what's the tallest mountain in Africa"):
+        assert analyse_query(q).family == "other", q
+
+
 @pytest.mark.parametrize("query,family", [
     ("Say 'good night' in Greek.", "translation"),
     ("Give me the Italian for 'where is the beach?'", "translation"),
@@ -352,6 +363,20 @@ def test_router_code_needs_a_programming_cue(fresh_router):
     ("다음 중 가장 큰 행성은? ① 지구 ② 화성 ③ 목성 ④ 금성", "other"),
     ("Which of the following is a prime number? 1) 21 2) 23 3) 27 4) 33", "other"),
     ("Potřebuju regulární výraz na kontrolu PSČ", "code"),
+    # short factual questions in many languages; not when they ask for writing, not a computation with years
+    ("In which year did the Berlin Wall fall?", "other"),
+    ("Kto napisał „Lalkę”?", "other"),
+    ("UNESCOは何の略ですか？", "other"),
+    ("Ki írta a Himnuszt?", "other"),
+    ("Who won the 1998 World Cup?", "other"),
+    ("Who wrote the novel Things Fall Apart? Write me a poem about it.", None),
+    ("In what year will a town of 5000 people growing 3% a year pass 10000?", None),
+    # list layouts and "exactly" in other languages; "how does one say" in more languages
+    ("Donne-moi des idées de cadeaux sous forme de liste numérotée.", "instruction"),
+    ("Hãy viết về Hà Nội trong đúng 5 câu.", "instruction"),
+    ("Hur säger man 'god morgon' på tyska?", "translation"),
+    ("Πώς λέμε 'ευχαριστώ' στα ισπανικά;", "translation"),
+    ("Fordítsd le németre: 'Hol van a pályaudvar?'", "translation"),
 ])
 def test_multilingual_cues(query, family):
     assert _strong_family(query, {}) == family
