@@ -23,6 +23,7 @@ equalled one of its queries were dropped (word-bigram Jaccard >= 0.6 or equal), 
 `routing_final4.jsonl` (360, 60 per family, 120 not in English) was written by a fourth author the same way,
 decontaminated the same way after the router of that round was decided, and measured once.
 `routing_final5.jsonl` (360, 60 per family, 183 not in English) likewise, by a fifth author.
+`routing_final6.jsonl` (360, 60 per family, 203 not in English, 31 languages) likewise, by a sixth author.
 Every query is analysed without a task tag or meta, once with `routing="rules"` (the rules alone) and once
 with `routing="learned"` (high-precision rules, then the router above its threshold, then the rules).
 

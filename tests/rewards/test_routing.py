@@ -26,7 +26,7 @@ CHECK = Path(__file__).parent / "data" / "routing_check.jsonl"  # a second set, 
 # once, then used while developing), `final` to `final5` (each written by a separate author and measured
 # once; all but `final5` were then used while developing).
 INDEPENDENT = [Path(__file__).parent / "data" / f"routing_{name}.jsonl"
-               for name in ("test", "holdout", "final", "final2", "final3", "final4", "final5")]
+               for name in ("test", "holdout", "final", "final2", "final3", "final4", "final5", "final6")]
 
 
 @pytest.fixture
