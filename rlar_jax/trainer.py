@@ -313,6 +313,10 @@ class Trainer:
             if self.live_groups is not None:
                 batch, offset, n_rows = self.live_groups(batch)
             step_fn = self._step_for(n_rows)
+            # The sampler's weight copy and the scoring's buffers are freed by now: hand their pages back
+            # before the update's workspace is allocated on top of them (a 2-step run: the second update's
+            # resident peak 3.69 -> 3.51 GiB).
+            release_freed_memory()
             ms = []
             for _ in range(self.grpo.num_iterations):
                 params, opt_state, m = step_fn(params, rest, opt_state, batch, offset)
