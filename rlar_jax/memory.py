@@ -249,11 +249,12 @@ def layer_saved_bytes(mc: ModelConfig, rows: int, seq: int) -> int:
     return saved_bytes(layer, (w, x), consts, skip_primals=1)
 
 
-def head_chunk_bytes(mc: ModelConfig, rows: int, chunk: int = 32) -> int:
+def head_chunk_bytes(mc: ModelConfig, rows: int, chunk: int | None = None) -> int:
     """Residuals of one log-prob chunk (logits [rows, chunk, vocab] in float32 and what follows them),
     recomputed in the backward pass one chunk at a time."""
-    from rlar_jax.models.logprobs import chunk_logprobs
+    from rlar_jax.models.logprobs import LOGPROB_CHUNK, chunk_logprobs
 
+    chunk = LOGPROB_CHUNK if chunk is None else chunk
     tied = mc.tie_word_embeddings
     w_shape = (mc.vocab_size, mc.hidden_size) if tied else (mc.hidden_size, mc.vocab_size)
     w = jax.ShapeDtypeStruct(w_shape, mc.weight_dtype)

@@ -34,7 +34,7 @@ from rlar_jax.heldout import HeldOutScores, eval_slice, format_report, gain_repo
 from rlar_jax.host_memory import release_freed_memory
 from rlar_jax.live_groups import LiveGroups
 from rlar_jax.metrics import MetricsLogger, plot_curves
-from rlar_jax.models.logprobs import completion_logprobs
+from rlar_jax.models.logprobs import LOGPROB_CHUNK, completion_logprobs
 from rlar_jax.models.lora import reference_params, trainable_filter
 from rlar_jax.policy import build_policy, mesh_rules, param_count
 from rlar_jax.precision import ComputeCopy, warn_if_lr_too_small
@@ -47,7 +47,7 @@ from rlar_jax.sharding import (BATCH_AXES, MeshConfig, gather, gather_json, host
 log = logging.getLogger(__name__)
 
 
-def make_logprob_fn(temperature: float, chunk: int = 32):
+def make_logprob_fn(temperature: float, chunk: int = LOGPROB_CHUNK):
     """Per-token log-probs and entropy of the completion part of `batch["tokens"]` under the policy.
 
     Logits are divided by the sampling temperature (as TRL does), so the ratio against the sampler's

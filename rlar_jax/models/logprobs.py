@@ -14,13 +14,19 @@ import jax
 import jax.numpy as jnp
 
 
+# Completion positions scored per step of the chunked log-softmax: 16 keeps 73 MiB less of float32 logits
+# live in the default update than 32 (XLA buffer assignment at 16 x (160 + 96)), at the same step time
+# (medians of 8 steps each: 28.6 s both).
+LOGPROB_CHUNK = 16
+
+
 def positions_from_mask(mask: jax.Array) -> jax.Array:
     """i32 positions of a [B, T] attention mask: 0, 1, ... over the real tokens (left padding stays at 0)."""
     return jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0).astype(jnp.int32)
 
 
 def completion_logprobs(model: Any, tokens: jax.Array, mask: jax.Array, n_completion: int, temperature: float,
-                        chunk: int = 32) -> tuple[jax.Array, jax.Array]:
+                        chunk: int = LOGPROB_CHUNK) -> tuple[jax.Array, jax.Array]:
     """(log-prob, entropy) f32[B, n_completion] of the last `n_completion` tokens of each row of `tokens`
     [B, T] (`mask` marks real tokens) under `model`, at `temperature`."""
     inv_t = 1.0 / temperature if temperature > 0 else 1.0
